@@ -1,0 +1,298 @@
+"""Host settings from /etc/default/snf-network.
+
+The original sourced this file with bash; we parse it instead, so a stray
+command in it can never run as root. The syntax is the subset of shell that
+such files use: ``KEY=value`` lines, optional ``export``, single and double
+quotes, backslash escapes, ``$KEY``/``${KEY}`` naming a key set earlier in the
+file, and ``#`` comments.  Anything else is a one-line error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from snf_network.errors import ConfigError
+
+DEFAULT_PATH = "/etc/default/snf-network"
+ENV_VARIABLE = "SNF_NETWORK_CONFIG"
+
+# Keys the original snf-network read that have no use any more (its helpers are
+# gone); an old file that still sets them loads without a warning.
+OBSOLETE_KEYS = frozenset({"MAC2EUI64", "RUNLOCKED_OPTS", "KERBEROS_KSTART_ARGS", "DEBUGFILE"})
+
+AUTHENTICATION_METHODS = ("plain", "bind9", "kerberos")
+
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+# Ganeti's own tag syntax (lib/objects.py TaggableObject.ValidateTag).
+TAG_PATTERN = re.compile(r"[\w.+*/:@-]{1,128}")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Every setting, typed; the defaults are the shipped ones."""
+
+    # Paths we write to.
+    STATE_DIR: str = "/var/lib/snf-network"
+    LOGFILE: str = "/var/log/ganeti/snf-network.log"
+    LOCK_FILE: str = "/run/lock/snf-network.lock"
+    NFDHCPD_STATE_DIR: str = "/var/lib/nfdhcpd"
+    # Paths we read or run.
+    IFUP_EXTRA_SCRIPT: str = "/etc/ganeti/ifup-extra"
+    GANETI_NIC_DIR: str = "/var/run/ganeti/xen-hypervisor/nic"
+    # Behaviour.
+    MAC_MASK: str = "ff:ff:f0:00:00:00"
+    TAP_CONSTANT_MAC: str = "cc:47:52:4e:45:54"
+    LOCK_TIMEOUT: float = 60.0
+    SYSLOG: bool = True
+    DEBUG: bool = False
+    # Network tags.
+    MAC_FILTERED_TAG: str = "private-filtered"
+    NFDHCPD_TAG: str = "nfdhcpd"
+    IP_LESS_ROUTED_TAG: str = "ip-less-routed"
+    MASQ_TAG: str = "masq"
+    PUBLIC_TAG: str = "public"
+    DNS_TAG: str = "dns"
+    # NFQUEUE numbers nfdhcpd listens on (its config: dhcp_queue, rs_queue, ns_queue, dhcpv6_queue).
+    NFDHCPD_DHCP_QUEUE: int = 42
+    NFDHCPD_RS_QUEUE: int = 43
+    NFDHCPD_NS_QUEUE: int = 44
+    NFDHCPD_DHCPV6_QUEUE: int = 45
+    # Dynamic DNS.
+    AUTHENTICATION_METHOD: str = "bind9"
+    SERVER: str = ""
+    FZONE: str = ""
+    TTL: int = 300
+    KEYFILE: str = ""
+    KERBEROS_PRINCIPAL: str = ""
+    KERBEROS_KEYTAB: str = "/etc/krb5.keytab"
+    KERBEROS_TICKET: str = "/var/lib/snf-network/snf-network-kerberos.tkt"
+    DNS_TIMEOUT: float = 3.0
+    DNS_DEADLINE: float = 8.0
+    REVERSE_ZONES: tuple[str, ...] = ()
+    # Node identity for hooks: empty = decide from Ganeti's ssconf files, else the FQDN.
+    NODE_NAME: str = ""
+    SSCONF_DIR: str = "/var/lib/ganeti"
+    # Keys found in the file that we do not know (warned about, never fatal).
+    unknown_keys: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def tag_names(self) -> dict[str, str]:
+        return {
+            "MAC_FILTERED_TAG": self.MAC_FILTERED_TAG,
+            "NFDHCPD_TAG": self.NFDHCPD_TAG,
+            "IP_LESS_ROUTED_TAG": self.IP_LESS_ROUTED_TAG,
+            "MASQ_TAG": self.MASQ_TAG,
+            "PUBLIC_TAG": self.PUBLIC_TAG,
+            "DNS_TAG": self.DNS_TAG,
+        }
+
+
+_FIELDS = {f.name: f for f in fields(Config) if f.name.isupper()}
+
+
+def load(env: dict[str, str] | None = None) -> Config:
+    """Load the file named by $SNF_NETWORK_CONFIG, else the default path.
+
+    A missing default file gives the defaults (a fresh install works); a
+    missing file named explicitly is an error.
+    """
+    explicit = (os.environ if env is None else env).get(ENV_VARIABLE, "")
+    path = Path(explicit or DEFAULT_PATH)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"config file {path} does not exist") from None
+        text = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    return from_text(text, str(path))
+
+
+def from_text(text: str, origin: str = "<config>") -> Config:
+    values: dict[str, str] = {}
+    unknown: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        parsed = _parse_line(line, values, f"{origin}:{number}")
+        if parsed is None:
+            continue
+        key, value = parsed
+        if key in _FIELDS:
+            values[key] = value
+        elif key not in OBSOLETE_KEYS:
+            unknown.append(key)
+            values[key] = value  # still usable by a later $KEY
+    return _build(values, tuple(unknown), origin)
+
+
+def _parse_line(line: str, earlier: dict[str, str], where: str) -> tuple[str, str] | None:
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#"):
+        return None
+    if stripped.startswith("export "):
+        stripped = stripped[len("export ") :].lstrip()
+    key, sep, rest = stripped.partition("=")
+    if not sep or not _KEY.fullmatch(key):
+        raise ConfigError(f"{where}: expected KEY=value, got {line.strip()!r}")
+    return key, _parse_value(rest, earlier, f"{where}: {key}")
+
+
+def _parse_value(text: str, earlier: dict[str, str], where: str) -> str:
+    """One shell word: quotes, escapes and $KEY; a second word is an error."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char in " \t":
+            tail = text[i:].strip()
+            if tail and not tail.startswith("#"):
+                raise ConfigError(f"{where}: unquoted space in value (quote it)")
+            break
+        if char == "'":
+            end = text.find("'", i + 1)
+            if end < 0:
+                raise ConfigError(f"{where}: unterminated single quote")
+            out.append(text[i + 1 : end])
+            i = end + 1
+        elif char == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                if text[i] == "\\" and i + 1 < n and text[i + 1] in '"\\$`':
+                    out.append(text[i + 1])
+                    i += 2
+                elif text[i] == "$":
+                    value, i = _expand(text, i, earlier, where)
+                    out.append(value)
+                elif text[i] == "`":
+                    raise ConfigError(f"{where}: command substitution is not supported")
+                else:
+                    out.append(text[i])
+                    i += 1
+            if i >= n:
+                raise ConfigError(f"{where}: unterminated double quote")
+            i += 1
+        elif char == "\\":
+            if i + 1 < n:
+                out.append(text[i + 1])
+            i += 2
+        elif char == "$":
+            value, i = _expand(text, i, earlier, where)
+            out.append(value)
+        elif char in "`;&|<>()":
+            raise ConfigError(f"{where}: shell syntax {char!r} is not supported")
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def _expand(text: str, start: int, earlier: dict[str, str], where: str) -> tuple[str, int]:
+    match = _VARIABLE.match(text, start)
+    if match is None:
+        raise ConfigError(f"{where}: only $KEY and ${{KEY}} expansions are supported")
+    name = match.group(1) or match.group(2)
+    if name in earlier:
+        value = earlier[name]
+    elif name in _FIELDS:
+        value = str(_FIELDS[name].default)
+    else:
+        raise ConfigError(f"{where}: ${name} is not set earlier in the file")
+    return value, match.end()
+
+
+def _build(values: dict[str, str], unknown: tuple[str, ...], origin: str) -> Config:
+    typed: dict[str, object] = {}
+    for key, raw in values.items():
+        if key not in _FIELDS:
+            continue
+        try:
+            typed[key] = _convert(key, raw)
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: {key}={raw!r}: {exc}") from None
+    return Config(**typed, unknown_keys=unknown)  # type: ignore[arg-type]
+
+
+_ABSOLUTE_PATHS = {"STATE_DIR", "LOCK_FILE", "NFDHCPD_STATE_DIR", "GANETI_NIC_DIR", "KERBEROS_KEYTAB",
+                   "KERBEROS_TICKET", "SSCONF_DIR"}
+_OPTIONAL_PATHS = {"LOGFILE", "IFUP_EXTRA_SCRIPT", "KEYFILE"}
+_QUEUES = {"NFDHCPD_DHCP_QUEUE", "NFDHCPD_RS_QUEUE", "NFDHCPD_NS_QUEUE", "NFDHCPD_DHCPV6_QUEUE"}
+_DNS_LABELS = re.compile(r"(?=.{1,253}\.?$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)"
+                         r"(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?")
+
+
+def _convert(key: str, raw: str) -> object:
+    if key in _ABSOLUTE_PATHS:
+        if not raw.startswith("/") or "\n" in raw:
+            raise ValueError("must be an absolute path")
+        return raw
+    if key in _OPTIONAL_PATHS:
+        if raw and (not raw.startswith("/") or "\n" in raw):
+            raise ValueError("must be empty or an absolute path")
+        return raw
+    if key in ("MAC_MASK", "TAP_CONSTANT_MAC"):
+        mac = raw.lower()
+        if not _MAC.fullmatch(mac):
+            raise ValueError("not a MAC address like aa:bb:cc:dd:ee:ff")
+        if key == "TAP_CONSTANT_MAC" and int(mac[:2], 16) & 1:
+            raise ValueError("a multicast MAC cannot be a tap's address")
+        return mac
+    if key.endswith("_TAG"):
+        if not TAG_PATTERN.fullmatch(raw):
+            raise ValueError("not a Ganeti tag")
+        return raw
+    if key in _QUEUES:
+        number = int(raw)
+        if not 0 <= number <= 65535:
+            raise ValueError("queue numbers go from 0 to 65535")
+        return number
+    if key == "TTL":
+        number = int(raw)
+        if not 0 < number < 2**31:
+            raise ValueError("not a positive number of seconds")
+        return number
+    if key in ("LOCK_TIMEOUT", "DNS_TIMEOUT", "DNS_DEADLINE"):
+        seconds = float(raw)
+        if not 0 < seconds <= 3600:
+            raise ValueError("not a number of seconds between 0 and 3600")
+        return seconds
+    if key in ("SYSLOG", "DEBUG"):
+        if raw.lower() in ("yes", "true", "1", "on"):
+            return True
+        if raw.lower() in ("no", "false", "0", "off", ""):
+            return False
+        raise ValueError("expected yes or no")
+    if key == "AUTHENTICATION_METHOD":
+        # Empty is the original's documented way to switch dynamic DNS off.
+        if raw not in (*AUTHENTICATION_METHODS, ""):
+            raise ValueError(f"unknown authentication method (use {', '.join(AUTHENTICATION_METHODS)})")
+        return raw
+    if key == "FZONE":
+        if raw and not _DNS_LABELS.fullmatch(raw):
+            raise ValueError("not a DNS zone name")
+        return raw.rstrip(".")
+    if key == "NODE_NAME":
+        if raw and not _DNS_LABELS.fullmatch(raw):
+            raise ValueError("not a host name")
+        return raw.rstrip(".").lower()
+    if key == "SERVER":
+        if raw and not re.fullmatch(r"[A-Za-z0-9.:_-]+", raw):
+            raise ValueError("not a host name or address")
+        return raw
+    if key == "KERBEROS_PRINCIPAL":
+        if raw and not re.fullmatch(r"[^\s\"'\\]+", raw):
+            raise ValueError("not a Kerberos principal")
+        return raw
+    if key == "REVERSE_ZONES":
+        zones = tuple(raw.replace(",", " ").split())
+        for zone in zones:
+            if not _DNS_LABELS.fullmatch(zone):
+                raise ValueError(f"{zone!r} is not a DNS zone name")
+        return tuple(zone.rstrip(".").lower() for zone in zones)
+    raise AssertionError(f"no conversion for {key}")  # pragma: no cover - every field has one

@@ -1,0 +1,136 @@
+"""The engine: from a NIC to the host, through the interface's record.
+
+ifup plans what the NIC needs, then under the host lock compares that with
+what the interface's record says was applied before (Ganeti reuses tap names,
+and re-runs ifup on the same tap), removes what is no longer wanted, applies
+the plan (every step idempotent) and saves the new record. ifdown removes
+what the record lists. A failure on the way removes everything of both, so
+no interface is ever left half-configured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from snf_network import features, log, record
+from snf_network.config import Config
+from snf_network.errors import InputError, SnfNetworkError
+from snf_network.host import announce, files, ip, lock, nft, probe, sysctl
+from snf_network.nic import Nic
+from snf_network.plan import BindingFile, Item, NftElement, Plan, Sysctl, describe
+
+
+def plan(nic: Nic, cfg: Config) -> Plan:
+    """What ``nic`` would get on this host (reads the host, changes nothing)."""
+    facts = probe.facts(nic, cfg.IP_LESS_ROUTED_TAG)
+    result = features.plan(nic, cfg, facts)
+    if not facts.interface_exists:
+        result.notes.append(f"interface {nic.interface} does not exist on this host")
+    return result
+
+
+def ifup(nic: Nic, cfg: Config) -> Plan:
+    facts = probe.facts(nic, cfg.IP_LESS_ROUTED_TAG)
+    if not facts.interface_exists:
+        raise InputError(f"INTERFACE: {nic.interface} does not exist on this host")
+    wanted = features.plan(nic, cfg, facts)
+    with lock.held(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
+        old = record.load(cfg, nic.interface)
+        old_items = old.items if old is not None else []
+        stale = [item for item in old_items if item not in wanted.items]
+        # Saved before any change: whatever happens next, the record covers it.
+        record.save(cfg, record.Record(nic, wanted.features, [*old_items, *wanted.items], complete=False))
+        try:
+            applied = _apply(cfg, wanted.items, stale, old_items)
+        except SnfNetworkError:
+            _remove(cfg, [*wanted.items, *old_items])
+            record.delete(cfg, nic.interface)
+            raise
+        record.save(cfg, record.Record(nic, wanted.features, applied))
+    for note in wanted.notes:
+        log.info(note)
+    log.info(f"up: {', '.join(wanted.features) or 'nothing'} ({len(applied)} items"
+             f"{f', {len(stale)} stale removed' if stale else ''})")
+    _announce(wanted)
+    return wanted
+
+
+def ifdown(cfg: Config, interface: str) -> bool:
+    """Remove what the record of ``interface`` lists; False when there was none."""
+    with lock.held(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
+        old = record.load(cfg, interface)
+        if old is None:
+            return False
+        log.context(instance=old.nic.instance)
+        _remove(cfg, old.items)
+        record.delete(cfg, interface)
+    log.info(f"down: removed {len(old.items)} items of {', '.join(old.features) or 'nothing'}")
+    return True
+
+
+def _apply(cfg: Config, items: list[Item], stale: list[Item], old_items: list[Item]) -> list[Item]:
+    """Remove ``stale``, apply ``items``; returns the items as applied (with sysctl history)."""
+    _restore_sysctls([item for item in stale if isinstance(item, Sysctl)])
+    applied = [_set_sysctl(item, old_items) if isinstance(item, Sysctl) else item for item in items]
+    elements = [item for item in items if isinstance(item, NftElement)]
+    stale_elements = [item for item in stale if isinstance(item, NftElement)]
+    if elements or stale_elements:
+        nft.apply(cfg, elements, stale_elements)
+    lines = [line for item in stale for line in ip.remove_lines(item)]
+    lines += [line for item in items for line in ip.add_lines(item)]
+    if lines:
+        ip.apply(lines)
+    wanted_paths = {item.path for item in items if isinstance(item, BindingFile)}
+    for item in stale:
+        if isinstance(item, BindingFile) and item.path not in wanted_paths:
+            files.remove(item.path)
+    for item in items:
+        if isinstance(item, BindingFile):
+            files.write_in_place(item.path, item.content)
+    return applied
+
+
+def _remove(cfg: Config, items: list[Item]) -> None:
+    lines = [line for item in items for line in ip.remove_lines(item)]
+    if lines:
+        ip.apply(lines)
+    elements = list(dict.fromkeys(item for item in items if isinstance(item, NftElement)))
+    if elements:
+        nft.apply(cfg, [], elements)
+    for item in items:
+        if isinstance(item, BindingFile):
+            files.remove(item.path)
+    _restore_sysctls([item for item in items if isinstance(item, Sysctl)])
+
+
+def _set_sysctl(item: Sysctl, old_items: list[Item]) -> Sysctl:
+    # A re-run keeps the value from before our first run, not our own.
+    for old in old_items:
+        if old == item and isinstance(old, Sysctl):
+            previous = old.previous
+            break
+    else:
+        previous = sysctl.read(item.path)
+    sysctl.write(item.path, item.value)
+    return replace(item, previous=previous)
+
+
+def _restore_sysctls(items: list[Sysctl]) -> None:
+    for item in items:
+        # Per-device settings vanish with the device; nothing to restore then.
+        if item.previous and sysctl.exists(item.path):
+            sysctl.write(item.path, item.previous)
+
+
+def _announce(wanted: Plan) -> None:
+    for announcement in wanted.announcements:
+        send = announce.garp if announcement.protocol == "arp" else announce.unsolicited_na
+        try:
+            send(announcement.address, announcement.dev)
+        except OSError as exc:
+            log.warning(f"could not announce {announcement.address} on {announcement.dev}: {exc}")
+
+
+def describe_plan(result: Plan) -> list[str]:
+    return [describe(item) for item in result.items]
+

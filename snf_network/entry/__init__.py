@@ -1,0 +1,1 @@
+"""One module per program Ganeti, Xen or an operator runs; each has ``main() -> int``."""

@@ -1,0 +1,153 @@
+"""snf-network: the operators' command line.
+
+    snf-network plan [--env-file FILE] [KEY=VALUE ...]   what a NIC would get (changes nothing)
+    snf-network status [-v] [INTERFACE ...]              what is recorded per interface
+    snf-network up [--env-file FILE] [KEY=VALUE ...]     bring a NIC up, as kvm-vif-bridge
+    snf-network down INTERFACE                           undo what the record lists
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+import click
+
+from snf_network import config, engine, log, record
+from snf_network import nic as nic_module
+from snf_network.config import Config
+from snf_network.errors import InputError, SnfNetworkError
+from snf_network.host import ip, nft
+from snf_network.plan import BindingFile, NftElement, Plan, describe
+
+
+class Context:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+
+
+def _nic_environment(env_file: str | None, assignments: Sequence[str]) -> dict[str, str]:
+    """The NIC's variables: the environment, then an env file, then KEY=VALUE arguments."""
+    env = dict(os.environ)
+    if env_file:
+        with open(env_file, encoding="utf-8") as handle:
+            for line in handle:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    key, _, value = line.partition("=")
+                    env[key.strip()] = value.strip().strip('"')
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep:
+            raise InputError(f"expected KEY=VALUE, got {assignment!r}")
+        env[key] = value
+    return env
+
+
+def render(nic: nic_module.Nic, cfg: Config, result: Plan) -> str:
+    """The plan as an operator reads it: items, then the exact commands."""
+    out = [f"{nic.interface} of {nic.instance}: {', '.join(result.features) or 'nothing'}"]
+    out += [f"  {describe(item)}" for item in result.items]
+    if result.announcements:
+        out.append("announce:")
+        out += [f"  {'gratuitous ARP' if a.protocol == 'arp' else 'unsolicited NA'} for {a.address} on {a.dev}"
+                for a in result.announcements]
+    if result.notes:
+        out.append("notes:")
+        out += [f"  {note}" for note in result.notes]
+    lines = [line for item in result.items for line in ip.add_lines(item)]
+    if lines:
+        out.append("ip batch:")
+        out += [f"  {'ip -6' if line.family == 6 else 'ip'} {line.text}" for line in lines]
+    elements = [item for item in result.items if isinstance(item, NftElement)]
+    if elements:
+        out.append("nft transaction:")
+        out += [f"  {command}" for command in nft.element_commands(elements, [])]
+    for item in result.items:
+        if isinstance(item, BindingFile):
+            out.append(f"file {item.path}:")
+            out += [f"  {line}" for line in item.content.splitlines()]
+    return "\n".join(out) + "\n"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Instance networking for Ganeti nodes."""
+    ctx.obj = Context(config.load())
+    log.setup("snf-network", ctx.obj.cfg.LOGFILE if os.geteuid() == 0 else "", False, ctx.obj.cfg.DEBUG)
+
+
+@cli.command("plan")
+@click.option("--env-file", type=click.Path(exists=True, dir_okay=False), help="KEY=VALUE lines of a NIC.")
+@click.argument("assignments", nargs=-1)
+@click.pass_obj
+def plan_command(obj: Context, env_file: str | None, assignments: tuple[str, ...]) -> None:
+    """Print what a NIC would get on this node; changes nothing."""
+    nic = nic_module.from_env(_nic_environment(env_file, assignments))
+    click.echo(render(nic, obj.cfg, engine.plan(nic, obj.cfg)), nl=False)
+
+
+@cli.command("status")
+@click.option("-v", "--verbose", is_flag=True, help="List every recorded item.")
+@click.argument("interfaces", nargs=-1)
+@click.pass_obj
+def status_command(obj: Context, verbose: bool, interfaces: tuple[str, ...]) -> None:
+    """Show what is recorded for each managed interface."""
+    records = record.load_all(obj.cfg)
+    if interfaces:
+        records = [r for r in records if r.interface in interfaces]
+    if not records:
+        click.echo("no managed interfaces")
+    for entry in records:
+        nic = entry.nic
+        state = "" if entry.complete else " (incomplete: a change was interrupted)"
+        click.echo(f"{entry.interface}: {nic.instance} {nic.mac} {nic.mode} {nic.link or '-'} "
+                   f"[{', '.join(entry.features) or 'nothing'}] {len(entry.items)} items{state}")
+        if verbose:
+            for item in entry.items:
+                click.echo(f"  {describe(item)}")
+
+
+@cli.command("up")
+@click.option("--env-file", type=click.Path(exists=True, dir_okay=False), help="KEY=VALUE lines of a NIC.")
+@click.argument("assignments", nargs=-1)
+@click.pass_obj
+def up_command(obj: Context, env_file: str | None, assignments: tuple[str, ...]) -> None:
+    """Bring a NIC up from its Ganeti variables, as kvm-vif-bridge does."""
+    nic = nic_module.from_env(_nic_environment(env_file, assignments))
+    log.context(interface=nic.interface, instance=nic.instance)
+    result = engine.ifup(nic, obj.cfg)
+    click.echo(render(nic, obj.cfg, result), nl=False)
+
+
+@cli.command("down")
+@click.argument("interface")
+@click.pass_obj
+def down_command(obj: Context, interface: str) -> None:
+    """Remove everything recorded for INTERFACE."""
+    name = nic_module.interface_name(interface)
+    log.context(interface=name)
+    if not engine.ifdown(obj.cfg, name):
+        click.echo(f"{name}: nothing recorded")
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    try:
+        cli.main(args=list(sys.argv[1:] if argv is None else argv[1:]), prog_name="snf-network",
+                 standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 1
+    except SnfNetworkError as exc:
+        click.echo(f"snf-network: error: {exc}", err=True)
+        return exc.exit_status
+    except OSError as exc:
+        click.echo(f"snf-network: error: {exc}", err=True)
+        return 1
+    return 0

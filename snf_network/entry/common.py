@@ -1,0 +1,50 @@
+"""What every NIC program does around its work: config, logging, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+
+from snf_network import config, log
+from snf_network.config import Config
+from snf_network.errors import SnfNetworkError
+
+
+def run_program(program: str, env: Mapping[str, str] | None,
+                work: Callable[[Config, Mapping[str, str]], int]) -> int:
+    """Load the config, set up logging, run ``work``; never let a traceback out.
+
+    Ganeti shows a failing script's output to the operator, so a failure is
+    one line on stderr (and in the log), and the exit status says what kind.
+    """
+    env = os.environ if env is None else env
+    try:
+        cfg = config.load(dict(env))
+    except SnfNetworkError as exc:
+        print(f"{program}: error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    log.setup(program, cfg.LOGFILE, cfg.SYSLOG, cfg.DEBUG)
+    for key in cfg.unknown_keys:
+        log.warning(f"unknown key {key} in the configuration file (ignored)")
+    try:
+        return work(cfg, env)
+    except SnfNetworkError as exc:
+        log.error(str(exc))
+        return exc.exit_status
+    except Exception as exc:  # the last line of defence: Ganeti must see one line
+        log.error(f"internal error: {type(exc).__name__}: {exc}")
+        return 1
+
+
+def run_extra_script(cfg: Config, argv: list[str], env: Mapping[str, str], derived: dict[str, str]) -> int:
+    """The operator's IFUP_EXTRA_SCRIPT, when executable; its exit status is ifup's."""
+    script = cfg.IFUP_EXTRA_SCRIPT
+    if not script or not os.access(script, os.X_OK):
+        return 0
+    extra_env = {**env, **derived}
+    status = subprocess.run([script, *argv[1:]], env=extra_env, check=False).returncode
+    if status != 0:
+        log.error(f"{script} exited with status {status}")
+    return status

@@ -1,0 +1,34 @@
+"""kvm-ifdown-custom <tap> [true|false]: GRNET Ganeti's ifdown.
+
+``true`` (shutdown, migration) asks for local cleanup only; ``false`` (NIC
+hot-remove) also for what lives outside the node for that NIC.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+
+from snf_network import engine, log
+from snf_network import nic as nic_module
+from snf_network.config import Config
+from snf_network.entry.common import run_program
+from snf_network.errors import InputError
+
+PROGRAM = "kvm-ifdown-custom"
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    args = list(sys.argv if argv is None else argv)
+    return run_program(PROGRAM, env, lambda cfg, environ: _work(cfg, args, environ))
+
+
+def _work(cfg: Config, argv: list[str], env: Mapping[str, str]) -> int:
+    interface = nic_module.interface_name(argv[1] if len(argv) > 1 else env.get("INTERFACE", ""))
+    only_local = argv[2] if len(argv) > 2 else "true"
+    if only_local not in ("true", "false"):
+        raise InputError(f"second argument: expected true or false, got {only_local!r}")
+    log.context(interface=interface)
+    if not engine.ifdown(cfg, interface):
+        log.info("down: nothing recorded for this interface")
+    return 0

@@ -1,0 +1,49 @@
+"""kvm-vif-bridge: bring a KVM NIC up (or down), as every Ganeti version calls it.
+
+- Ganeti 2.4 to 3.1 run /etc/ganeti/kvm-vif-bridge with the NIC in the
+  environment and no arguments;
+- GRNET's Ganeti runs /etc/ganeti/kvm-ifup-custom with the tap as $1;
+- Ganeti 3.2 runs /etc/ganeti/network/<mode>/{up,down} with ACTION=up|down
+  (and MIGRATION_PHASE on the target of a migration).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+
+from snf_network import engine, log
+from snf_network import nic as nic_module
+from snf_network.config import Config
+from snf_network.entry.common import run_extra_script, run_program
+from snf_network.errors import InputError
+
+PROGRAM = "kvm-vif-bridge"
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    args = list(sys.argv if argv is None else argv)
+    return run_program(PROGRAM, env, lambda cfg, environ: _work(cfg, args, environ))
+
+
+def _work(cfg: Config, argv: list[str], env: Mapping[str, str]) -> int:
+    tap = argv[1] if len(argv) > 1 else None
+    action = env.get("ACTION", "up") or "up"
+    if action not in ("up", "down"):
+        raise InputError(f"ACTION: expected up or down, got {action!r}")
+    phase = env.get("MIGRATION_PHASE", "")
+    if phase not in ("", "pre", "post"):
+        raise InputError(f"MIGRATION_PHASE: expected pre or post, got {phase!r}")
+    if action == "down":
+        interface = nic_module.interface_name(tap or env.get("INTERFACE", ""))
+        log.context(interface=interface)
+        if not engine.ifdown(cfg, interface):
+            log.info("down: nothing recorded for this interface")
+        return 0
+    nic = nic_module.from_env(env, tap)
+    log.context(interface=nic.interface, instance=nic.instance)
+    if nic.is_communication:
+        log.info("instance communication NIC: left to Ganeti")
+        return 0
+    plan = engine.ifup(nic, cfg)
+    return run_extra_script(cfg, argv, env, plan.derived)

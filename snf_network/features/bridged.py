@@ -1,0 +1,29 @@
+"""Bridged NICs: the tap joins the bridge named by LINK, as Ganeti's own script does.
+
+The tap's MTU follows the bridge's, and its MAC starts with ``fe`` so the
+bridge (which takes the lowest MAC of its ports) never adopts a tap's MAC and
+changes address when a VM stops (Ganeti's ``fix_mac``).
+"""
+
+from __future__ import annotations
+
+from snf_network.config import Config
+from snf_network.errors import InputError
+from snf_network.nic import Nic
+from snf_network.plan import Facts, Link, Plan
+
+
+def applies(nic: Nic, cfg: Config) -> bool:
+    return nic.mode == "bridged"
+
+
+def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
+    if not nic.link:
+        raise InputError("LINK: not set (a bridged NIC needs a bridge)")
+    if not facts.bridge_mtu:
+        raise InputError(f"LINK: bridge {nic.link} does not exist on this node")
+    address = ""
+    if facts.interface_mac and not facts.interface_mac.startswith("fe:"):
+        address = "fe:" + facts.interface_mac[3:]
+    result.derived.update(BRIDGE=nic.link, INDEV=nic.link)
+    result.add(Link(nic.interface, address=address, mtu=facts.bridge_mtu, master=nic.link))

@@ -1,0 +1,44 @@
+"""The ``nfdhcpd`` tag: a binding file for GRNET's nfdhcpd, and the queues that feed it.
+
+nfdhcpd answers DHCP, router and neighbour solicitations and DHCPv6 for the
+VM from packets the kernel hands it through NFQUEUE. It learns about a tap
+from a file named after the tap in its state directory, which it parses with
+``line.split('=')[1]`` (no quotes, no empty MTU=) and watches with inotify
+for IN_CLOSE_WRITE and IN_DELETE only: the host layer writes it in place.
+"""
+
+from __future__ import annotations
+
+from snf_network.config import Config
+from snf_network.nic import Nic
+from snf_network.plan import BindingFile, Facts, NftElement, Plan
+
+
+def applies(nic: Nic, cfg: Config) -> bool:
+    return nic.has_tag(cfg.NFDHCPD_TAG)
+
+
+def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
+    # Replies go out of INDEV: the tap itself when routed, the bridge when bridged.
+    indev = nic.link if nic.mode == "bridged" else nic.interface
+    net = nic.network
+    eui64 = nic.eui64
+    lines = {
+        "INDEV": indev,
+        "IP": str(nic.ip or ""),
+        "MAC": nic.mac,
+        "HOSTNAME": nic.instance,
+        "SUBNET": str(net.subnet or ""),
+        "GATEWAY": str(net.gateway or ""),
+        "SUBNET6": str(net.subnet6 or ""),
+        "GATEWAY6": str(net.gateway6 or ""),
+        "EUI64": str(eui64 or ""),
+    }
+    # An absent key reads as unset, exactly like an empty one, and cannot trip
+    # nfdhcpd's int() conversions.
+    content = "".join(f"{key}={value}\n" for key, value in lines.items() if value)
+    family = "bridge" if nic.mode == "bridged" else "inet"
+    result.add(
+        BindingFile(f"{cfg.NFDHCPD_STATE_DIR}/{nic.interface}", content),
+        NftElement(family, "dhcp_ports", f'"{nic.interface}"'),
+    )

@@ -1,0 +1,105 @@
+"""Routed NICs: the VM is reached through the host, which routes and proxies for it.
+
+With the ``ip-less-routed`` network tag (GRNET's routed networks) the host
+has no address in the VM's network: a policy rule sends the tap's traffic to
+table LINK, host routes in LINK lead back to the tap, the host answers ARP on
+the tap (proxy ARP) and NDP for the VM on the uplink (a proxy entry), its own
+ARP requests to the VM carry the network's gateway as sender, and anything the
+VM sends from an address that is not its own is dropped. A plain routed NIC
+(no tag) gets what Ganeti's own kvm-ifup gives it: rule, host route, proxy ARP.
+"""
+
+from __future__ import annotations
+
+from snf_network.config import Config
+from snf_network.nic import Nic
+from snf_network.plan import Announce, Facts, Link, NftElement, Plan, ProxyNeighbour, Route, Rule, Sysctl
+
+
+def applies(nic: Nic, cfg: Config) -> bool:
+    return nic.mode == "routed"
+
+
+def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
+    tap = nic.interface
+    result.derived.update(TABLE=nic.link, INDEV=tap)
+    if not nic.has_tag(cfg.IP_LESS_ROUTED_TAG):
+        _plain(nic, result)
+        return
+    # One MAC for every routed tap on every node: the VM's neighbour entry for
+    # its gateway (and the tap's link-local fe80::ce47:52ff:fe4e:4554, its IPv6
+    # router) stay valid across migrations.
+    result.add(
+        Link(tap, address=cfg.TAP_CONSTANT_MAC),
+        Sysctl(f"net/ipv4/conf/{tap}/proxy_arp", "1"),
+        # Proxy ARP replies wait up to 0.8 s by default so that a real owner
+        # on a shared segment can answer first; a tap has no other owner.
+        Sysctl(f"net/ipv4/neigh/{tap}/proxy_delay", "0"),
+        # The host routes for the VM; it must not configure itself from the VM's RAs.
+        Sysctl(f"net/ipv6/conf/{tap}/accept_ra", "0"),
+        # Anti-spoofing: membership in @guarded turns the source checks on.
+        NftElement("inet", "guarded", f'"{tap}"'),
+        NftElement("inet", "ip6_ok", f'"{tap}" . {nic.link_local}'),
+    )
+    _ipv4(nic, facts, result)
+    _ipv6(nic, facts, result)
+
+
+def _plain(nic: Nic, result: Plan) -> None:
+    tap = nic.interface
+    result.add(Link(tap))
+    if nic.ip is None:
+        result.notes.append("routed NIC without IP: no route to it")
+        return
+    table = nic.link or "main"
+    if nic.link:
+        result.add(Rule(4, tap, table))
+    result.add(Route(4, f"{nic.ip}/32", tap, table), Sysctl(f"net/ipv4/conf/{tap}/proxy_arp", "1"))
+
+
+def _ipv4(nic: Nic, facts: Facts, result: Plan) -> None:
+    tap = nic.interface
+    gateway = nic.network.gateway
+    # Each guard is a lesson of the original: without IP, a route line once
+    # replaced the table's default route (snf-network commit 0363b08).
+    missing = [name for name, value in (("IP", nic.ip), ("NETWORK_GATEWAY", gateway), ("LINK", nic.link))
+               if not value]
+    if missing or nic.ip is None or gateway is None:
+        result.notes.append(f"IPv4 skipped: {', '.join(missing)} not set; only DHCP passes from the VM")
+        return
+    result.add(
+        Rule(4, tap, nic.link),
+        Route(4, f"{nic.ip}/32", tap, nic.link),
+        NftElement("arp", "gateway", f'"{tap}" : {gateway}'),
+        NftElement("inet", "ip4_ok", f'"{tap}" . {nic.ip}'),
+    )
+    if not facts.uplinks4:
+        result.notes.append(f"no IPv4 default route in table {nic.link}: no gratuitous ARP")
+    result.derived["UPLINK"] = " ".join(facts.uplinks4)
+    for uplink in facts.uplinks4:
+        result.announcements.append(Announce("arp", str(nic.ip), uplink))
+
+
+def _ipv6(nic: Nic, facts: Facts, result: Plan) -> None:
+    tap = nic.interface
+    address = nic.eui64
+    subnet6 = nic.network.subnet6
+    if address is None:
+        reason = "NETWORK_SUBNET6 not set" if subnet6 is None else f"{subnet6} is not a /64"
+        result.notes.append(f"IPv6 skipped: {reason}; only link-local IPv6 passes from the VM")
+        return
+    if not nic.link:
+        result.notes.append("IPv6 skipped: LINK not set")
+        return
+    result.derived["EUI64"] = str(address)
+    result.add(
+        Rule(6, tap, nic.link),
+        Route(6, f"{address}/128", tap, nic.link),
+        NftElement("inet", "ip6_ok", f'"{tap}" . {address}'),
+    )
+    if not facts.uplinks6:
+        result.notes.append(f"no IPv6 default route in table {nic.link}: no proxy NDP entry")
+    result.derived["UPLINK6"] = " ".join(facts.uplinks6)
+    for uplink in facts.uplinks6:
+        result.add(ProxyNeighbour(str(address), uplink))
+        result.announcements.append(Announce("ndp", str(address), uplink))

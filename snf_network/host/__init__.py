@@ -1,0 +1,1 @@
+"""Everything that changes or reads the host lives under this package, and nothing else does."""

@@ -1,0 +1,96 @@
+"""Links, policy rules, routes and proxy neighbours through ``ip -batch``.
+
+One ``ip`` process per address family does a whole NIC (pyroute2's import
+alone costs more than the whole bring-up). A batch is not a transaction, so
+every line is idempotent (``replace``, delete before add) and each line says
+whether its failure matters: removing something already gone is fine,
+failing to add is not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from snf_network.errors import CommandError, InputError
+from snf_network.host.run import run
+from snf_network.plan import Item, Link, ProxyNeighbour, Route, Rule
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    family: int  # 4 or 6: ``ip -6`` is needed for IPv6 rules
+    text: str
+    must_succeed: bool
+
+
+def add_lines(item: Item) -> list[Line]:
+    if isinstance(item, Link):
+        words = ["link set dev", item.dev]
+        if item.address:
+            words += ["address", item.address]
+        if item.mtu:
+            words += ["mtu", str(item.mtu)]
+        if item.master:
+            words += ["master", item.master]
+        return [Line(4, " ".join([*words, "up"]), True)]
+    if isinstance(item, Rule):
+        # The kernel refuses an identical second rule; delete first so a
+        # re-run converges instead of failing.
+        spec = f"iif {item.iif} lookup {item.table}"
+        return [Line(item.family, f"rule del {spec}", False), Line(item.family, f"rule add {spec}", True)]
+    if isinstance(item, Route):
+        return [Line(item.family, f"route replace {item.destination} dev {item.dev} table {item.table} "
+                                  "proto static", True)]
+    if isinstance(item, ProxyNeighbour):
+        return [Line(6, f"neigh replace proxy {item.address} dev {item.dev}", True)]
+    return []
+
+
+def remove_lines(item: Item) -> list[Line]:
+    if isinstance(item, Link):
+        return [Line(4, f"link set dev {item.dev} nomaster", False)] if item.master else []
+    if isinstance(item, Rule):
+        return [Line(item.family, f"rule del iif {item.iif} lookup {item.table}", False)]
+    if isinstance(item, Route):
+        return [Line(item.family, f"route del {item.destination} dev {item.dev} table {item.table}", False)]
+    if isinstance(item, ProxyNeighbour):
+        return [Line(6, f"neigh del proxy {item.address} dev {item.dev}", False)]
+    return []
+
+
+_FAILED = re.compile(r"^Command failed -:(\d+)$")
+
+
+def apply(lines: list[Line]) -> None:
+    """Run the lines, IPv4 and link lines first; raise on a failed must-succeed line."""
+    for family in (4, 6):
+        batch = [line for line in lines if line.family == family]
+        if not batch:
+            continue
+        argv = ["ip", "-force", "-batch", "-"] if family == 4 else ["ip", "-6", "-force", "-batch", "-"]
+        result = run(argv, "".join(line.text + "\n" for line in batch), check=False)
+        if result.returncode == 0:
+            continue
+        message: list[str] = []
+        for text in result.stderr.splitlines():
+            failed = _FAILED.match(text)
+            if failed is None:
+                message.append(text)
+                continue
+            line = batch[int(failed.group(1)) - 1]
+            if line.must_succeed:
+                reason = "; ".join(message) or "failed"
+                raise CommandError(argv, result.returncode, f"ip {line.text}: {reason}")
+            message = []
+
+
+def default_route_devices(family: int, table: str) -> tuple[str, ...]:
+    """The devices of the default routes in ``table`` (several with ECMP or metrics)."""
+    result = run(["ip", f"-{family}", "-o", "route", "show", "table", table, "default"], check=False)
+    if result.returncode != 0:
+        raise InputError(f"LINK: routing table {table!r} is unknown on this node")
+    devices: list[str] = []
+    for words in (line.split() for line in result.stdout.splitlines()):
+        devices += [words[i + 1] for i, word in enumerate(words[:-1]) if word == "dev"]
+    return tuple(dict.fromkeys(devices))

@@ -1,0 +1,337 @@
+"""One NIC, as Ganeti describes it, parsed once and validated at the edge.
+
+Ganeti hands the same NIC keys to kvm-ifup (``MAC``, ``IP``, ...), to instance
+hooks (``GANETI_INSTANCE_NIC<n>_MAC``, ...) and to Xen (a shell-quoted file).
+Everything downstream gets typed values and never re-checks them; every bad
+value stops here with the name of the variable that carried it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+
+from snf_network.config import TAG_PATTERN
+from snf_network.errors import InputError
+
+MODES = ("routed", "bridged", "openvswitch", "ext")
+
+# Linux interface names: at most 15 bytes (IFNAMSIZ - 1). We accept the
+# characters Ganeti, Xen and KVM use (tap3, vif5.0, gnt.com.0) and nothing a
+# shell, nft or a file name could misread.
+_IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,14}")
+_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+_MAC_PREFIX = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){2}")
+# Routing tables: a number or a name from rt_tables.
+_TABLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+# Instance names are host names (Ganeti resolves them at creation).
+_INSTANCE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
+# Free-form Ganeti names and UUIDs: printable, no spaces, no quotes.
+_NAME = re.compile(r"[^\s\"'\\=$`]{1,255}")
+_VLAN = re.compile(r"\.?[0-9]{1,4}|(\.[0-9]{1,4})?(:[0-9]{1,4})+")
+
+COMMUNICATION_TAP_PREFIX = "gnt.com."
+COMMUNICATION_NAME_PREFIX = "ganeti:communication:"
+
+
+def interface_name(value: str, what: str = "INTERFACE") -> str:
+    """Validate a Linux interface name that came from outside."""
+    if not _IFNAME.fullmatch(value) or value in (".", ".."):
+        raise InputError(f"{what}: not a valid interface name: {value!r}")
+    return value
+
+
+def table_name(value: str, what: str = "LINK") -> str:
+    """Validate a routing table given by number or name."""
+    if not _TABLE.fullmatch(value):
+        raise InputError(f"{what}: not a valid routing table: {value!r}")
+    if value.isdigit() and not 0 < int(value) < 2**32:
+        raise InputError(f"{what}: routing table number out of range: {value!r}")
+    return value
+
+
+def mac_address(value: str, what: str = "MAC") -> str:
+    mac = value.lower()
+    if not _MAC.fullmatch(mac):
+        raise InputError(f"{what}: not a MAC address: {value!r}")
+    if int(mac[:2], 16) & 1:
+        raise InputError(f"{what}: a multicast MAC cannot be a NIC's address: {value!r}")
+    return mac
+
+
+def eui64(mac: str, subnet6: IPv6Network) -> IPv6Address:
+    """The SLAAC address of ``mac`` in a /64 (RFC 4291 appendix A)."""
+    octets = bytes.fromhex(mac.replace(":", ""))
+    interface_id = bytes([octets[0] ^ 0x02]) + octets[1:3] + b"\xff\xfe" + octets[3:6]
+    return IPv6Address(subnet6.network_address.packed[:8] + interface_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """The Ganeti network a NIC is attached to (all optional: a NIC may have none)."""
+
+    name: str = ""
+    uuid: str = ""
+    tags: tuple[str, ...] = ()
+    subnet: IPv4Network | None = None
+    gateway: IPv4Address | None = None
+    subnet6: IPv6Network | None = None
+    gateway6: IPv6Address | None = None
+    mac_prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Nic:
+    """A NIC of an instance, with what Ganeti said about it."""
+
+    instance: str
+    mac: str
+    mode: str
+    interface: str = ""  # host side (tap3, vif5.0); empty in hooks
+    ip: IPv4Address | None = None
+    link: str = ""  # routing table (routed) or bridge (bridged, openvswitch)
+    index: int | None = None
+    uuid: str = ""
+    name: str = ""
+    vlan: str = ""
+    tags: tuple[str, ...] = ()  # instance tags
+    network: Network = Network()
+
+    @property
+    def eui64(self) -> IPv6Address | None:
+        """The NIC's IPv6 address: the EUI-64 of its MAC, only in a /64."""
+        subnet6 = self.network.subnet6
+        if subnet6 is None or subnet6.prefixlen != 64:
+            return None
+        return eui64(self.mac, subnet6)
+
+    @property
+    def link_local(self) -> IPv6Address:
+        return eui64(self.mac, IPv6Network("fe80::/64"))
+
+    @property
+    def is_communication(self) -> bool:
+        """Ganeti's instance-communication NIC: Ganeti's own kvm-ifup-os owns it."""
+        return self.interface.startswith(COMMUNICATION_TAP_PREFIX) or self.name.startswith(
+            COMMUNICATION_NAME_PREFIX
+        )
+
+    def has_tag(self, tag: str) -> bool:
+        return tag in self.network.tags
+
+    def to_env(self) -> dict[str, str]:
+        """The kvm-ifup variables that describe this NIC (the inverse of from_env)."""
+        net = self.network
+        pairs = {
+            "INSTANCE": self.instance,
+            "INTERFACE": self.interface,
+            "MAC": self.mac,
+            "MODE": self.mode,
+            "IP": str(self.ip or ""),
+            "LINK": self.link,
+            "INTERFACE_INDEX": "" if self.index is None else str(self.index),
+            "INTERFACE_UUID": self.uuid,
+            "INTERFACE_NAME": self.name,
+            "VLAN": self.vlan,
+            "TAGS": " ".join(self.tags),
+            "NETWORK_NAME": net.name,
+            "NETWORK_UUID": net.uuid,
+            "NETWORK_TAGS": " ".join(net.tags),
+            "NETWORK_SUBNET": str(net.subnet or ""),
+            "NETWORK_GATEWAY": str(net.gateway or ""),
+            "NETWORK_SUBNET6": str(net.subnet6 or ""),
+            "NETWORK_GATEWAY6": str(net.gateway6 or ""),
+            "NETWORK_MAC_PREFIX": net.mac_prefix,
+        }
+        return {key: value for key, value in pairs.items() if value}
+
+
+def from_env(env: Mapping[str, str], interface: str | None = None) -> Nic:
+    """Build the NIC that kvm-ifup (or network/<mode>/up, or a Xen NIC file) describes.
+
+    ``interface`` overrides ``INTERFACE`` (GRNET's Ganeti passes the tap as $1).
+    """
+    fields = _Fields(env, prefix="")
+    tap = interface if interface else fields.text("INTERFACE")
+    if not tap:
+        raise InputError("INTERFACE: not set (no network interface given)")
+    return _build(
+        fields,
+        interface=interface_name(tap),
+        instance=fields.required("INSTANCE"),
+        tags=fields.tags("TAGS"),
+        name_key="INTERFACE_NAME",
+        uuid_key="INTERFACE_UUID",
+        index_key="INTERFACE_INDEX",
+    )
+
+
+def from_hook_env(env: Mapping[str, str], index: int) -> Nic:
+    """Build NIC ``index`` of an instance hook environment (GANETI_INSTANCE_NIC<n>_*)."""
+    instance = _Fields(env, prefix="GANETI_")
+    fields = _Fields(env, prefix=f"GANETI_INSTANCE_NIC{index}_")
+    nic = _build(
+        fields,
+        interface="",
+        instance=instance.required("INSTANCE_NAME"),
+        tags=instance.tags("INSTANCE_TAGS"),
+        name_key="NAME",
+        uuid_key="UUID",
+        index_key=None,
+    )
+    return replace(nic, index=index)
+
+
+def _build(
+    fields: _Fields,
+    *,
+    interface: str,
+    instance: str,
+    tags: tuple[str, ...],
+    name_key: str,
+    uuid_key: str,
+    index_key: str | None,
+) -> Nic:
+    if not _INSTANCE.fullmatch(instance):
+        raise InputError(f"{fields.prefix}INSTANCE: not a valid instance name: {instance!r}")
+    mode = fields.required("MODE")
+    if mode not in MODES:
+        raise InputError(f"{fields.prefix}MODE: unknown mode {mode!r} (expected {', '.join(MODES)})")
+    mac = mac_address(fields.required("MAC"), fields.prefix + "MAC")
+    link = fields.text("LINK")
+    if link:
+        if mode == "routed":
+            table_name(link, fields.prefix + "LINK")
+        else:
+            interface_name(link, fields.prefix + "LINK")
+    network = Network(
+        name=fields.name("NETWORK_NAME"),
+        uuid=fields.name("NETWORK_UUID"),
+        tags=fields.tags("NETWORK_TAGS"),
+        subnet=fields.network4("NETWORK_SUBNET"),
+        gateway=fields.address4("NETWORK_GATEWAY"),
+        subnet6=fields.network6("NETWORK_SUBNET6"),
+        gateway6=fields.address6("NETWORK_GATEWAY6"),
+        mac_prefix=fields.mac_prefix("NETWORK_MAC_PREFIX"),
+    )
+    ip = fields.address4("IP")
+    if network.subnet is not None:
+        if network.gateway is not None and network.gateway not in network.subnet:
+            raise InputError(
+                f"{fields.prefix}NETWORK_GATEWAY: {network.gateway} is outside {network.subnet}"
+            )
+        if ip is not None and ip not in network.subnet:
+            raise InputError(f"{fields.prefix}IP: {ip} is outside {network.subnet}")
+    if network.subnet6 is not None and network.gateway6 is not None:
+        gateway6 = network.gateway6
+        if gateway6 not in network.subnet6 and not gateway6.is_link_local:
+            raise InputError(
+                f"{fields.prefix}NETWORK_GATEWAY6: {gateway6} is outside {network.subnet6}"
+            )
+    vlan = fields.text("VLAN")
+    if vlan and not _VLAN.fullmatch(vlan):
+        raise InputError(f"{fields.prefix}VLAN: not a Ganeti VLAN (.N, :N:M or .N:M): {vlan!r}")
+    index: int | None = None
+    if index_key is not None:
+        raw_index = fields.text(index_key)
+        if raw_index:
+            if not raw_index.isdigit() or len(raw_index) > 4:
+                raise InputError(f"{index_key}: not a NIC index: {raw_index!r}")
+            index = int(raw_index)
+    return Nic(
+        instance=instance,
+        mac=mac,
+        mode=mode,
+        interface=interface,
+        ip=ip,
+        link=link,
+        index=index,
+        uuid=fields.name(uuid_key),
+        name=fields.name(name_key),
+        vlan=vlan,
+        tags=tags,
+        network=network,
+    )
+
+
+class _Fields:
+    """Reads prefixed variables; absent, empty and Ganeti's ``None`` all mean unset."""
+
+    def __init__(self, env: Mapping[str, str], prefix: str) -> None:
+        self.env = env
+        self.prefix = prefix
+
+    def text(self, key: str) -> str:
+        value = self.env.get(self.prefix + key, "")
+        if value == "None":  # Ganeti writes str(None) for unset values in hooks and Xen files
+            return ""
+        if any(ord(char) < 32 for char in value):
+            raise InputError(f"{self.prefix}{key}: control characters in value")
+        return value.strip()
+
+    def required(self, key: str) -> str:
+        value = self.text(key)
+        if not value:
+            raise InputError(f"{self.prefix}{key}: not set")
+        return value
+
+    def name(self, key: str) -> str:
+        value = self.text(key)
+        if value and not _NAME.fullmatch(value):
+            raise InputError(f"{self.prefix}{key}: not a valid name: {value!r}")
+        return value
+
+    def tags(self, key: str) -> tuple[str, ...]:
+        tags = tuple(dict.fromkeys(self.text(key).split()))  # drop repeats, keep order
+        for tag in tags:
+            if not TAG_PATTERN.fullmatch(tag):
+                raise InputError(f"{self.prefix}{key}: not a Ganeti tag: {tag!r}")
+        return tags
+
+    def mac_prefix(self, key: str) -> str:
+        value = self.text(key).lower()
+        if value and not _MAC_PREFIX.fullmatch(value):
+            raise InputError(f"{self.prefix}{key}: not a MAC prefix like aa:00:01: {value!r}")
+        return value
+
+    def address4(self, key: str) -> IPv4Address | None:
+        value = self.text(key)
+        if not value:
+            return None
+        try:
+            return IPv4Address(value)
+        except ValueError:
+            raise InputError(f"{self.prefix}{key}: not an IPv4 address: {value!r}") from None
+
+    def address6(self, key: str) -> IPv6Address | None:
+        value = self.text(key)
+        if not value:
+            return None
+        try:
+            return IPv6Address(value)
+        except ValueError:
+            raise InputError(f"{self.prefix}{key}: not an IPv6 address: {value!r}") from None
+
+    def network4(self, key: str) -> IPv4Network | None:
+        value = self.text(key)
+        if not value:
+            return None
+        try:
+            return IPv4Network(value)
+        except ValueError:
+            raise InputError(f"{self.prefix}{key}: not an IPv4 subnet: {value!r}") from None
+
+    def network6(self, key: str) -> IPv6Network | None:
+        value = self.text(key)
+        if not value:
+            return None
+        try:
+            network = ipaddress.ip_network(value)
+        except ValueError:
+            raise InputError(f"{self.prefix}{key}: not an IPv6 subnet: {value!r}") from None
+        if not isinstance(network, IPv6Network):
+            raise InputError(f"{self.prefix}{key}: not an IPv6 subnet: {value!r}")
+        return network

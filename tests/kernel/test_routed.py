@@ -1,0 +1,261 @@
+"""Routed (ip-less-routed) NICs against the real kernel, through the installed kvm-vif-bridge."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from tests.lab import GATEWAY, GATEWAY6, TABLE, Lab
+
+pytestmark = pytest.mark.kernel
+
+MAC = "aa:00:00:12:34:56"
+IP = "192.0.2.10"
+EUI64 = "2001:db8:1::a800:ff:fe12:3456"
+EUI64_LONG = "2001:db8:1:0:a800:ff:fe12:3456"
+
+
+def nothing_left(lab: Lab, tap: str) -> None:
+    state = lab.node_state(tap)
+    assert state["rules"] == []
+    assert [route for route in state["routes"] if f"table {TABLE}" in route] == []
+    assert state["proxies"] == []
+    assert state["nft"] == []
+    assert not (lab.workdir / "nfdhcpd" / tap).exists()
+    assert not (lab.workdir / "state" / f"{tap}.json").exists()
+
+
+def snapshot(lab: Lab) -> dict[str, str]:
+    """All of the node's state we could touch (the uplink's counters aside)."""
+    out = {}
+    for name, argv in {
+        "rules4": ["ip", "-4", "rule"], "rules6": ["ip", "-6", "rule"],
+        "routes4": ["ip", "-4", "route", "show", "table", "all"],
+        "routes6": ["ip", "-6", "route", "show", "table", "all"],
+        "proxies": ["ip", "-6", "neigh", "show", "proxy"],
+        "links": ["ip", "-o", "link", "show"],
+    }.items():
+        # Routes the kernel makes itself when a link comes up are not ours.
+        out[name] = "".join(line for line in lab.ns(lab.node, *argv).stdout.splitlines(keepends=True)
+                            if "proto kernel" not in line)
+    ruleset = lab.ns(lab.node, "nft", "list", "ruleset").stdout
+    out["nft"] = "\n".join(line for line in ruleset.splitlines() if "packets" not in line)
+    for tap in ("tap1", "tap2"):
+        out[f"sysctl-{tap}"] = lab.ns(lab.node, "sh", "-c", f"cat /proc/sys/net/ipv4/conf/{tap}/proxy_arp "
+                                      f"/proc/sys/net/ipv6/conf/{tap}/accept_ra 2>/dev/null", check=False).stdout
+    files = sorted(str(path.relative_to(lab.workdir)) for path in lab.workdir.rglob("*")
+                   if path.is_file() and path.name not in ("snf-network.log", "lock"))
+    out["files"] = "\n".join(files)
+    return out
+
+
+def test_vm_reaches_upstream_and_back_over_ipv4_and_ipv6(lab: Lab) -> None:
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    result = lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip=IP))
+    assert result.returncode == 0 and result.stderr == ""
+    lab.configure_vm(vm, IP, EUI64)
+    assert lab.ping(vm.name, GATEWAY)
+    assert lab.ping(lab.upstream, IP)
+    assert lab.ping(vm.name, GATEWAY6)
+    assert lab.ping(lab.upstream, EUI64)
+    # The host's own ARP requests to the VM carry the gateway as sender.
+    lab.ns(lab.node, "ip", "neigh", "flush", "dev", vm.tap)
+    capture = lab.capture(vm.name, "eth0", "arp and arp[6:2] == 1")
+    assert lab.ping(lab.upstream, IP, count=1)
+    assert f"Request who-has {IP} tell {GATEWAY}" in capture.result()
+
+
+def test_spoofed_sources_do_not_get_through(lab: Lab) -> None:
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip=IP))
+    lab.configure_vm(vm, IP, EUI64)
+    lab.ns(vm.name, "ip", "addr", "add", "192.0.2.99/32", "dev", "eth0")
+    lab.ns(vm.name, "ip", "-6", "addr", "add", "2001:db8:1::99/128", "dev", "eth0", "nodad")
+    # The real addresses work (and resolve the VM's router, so that what
+    # follows is spoofed data, not neighbour discovery from a spoofed source)...
+    assert lab.ping(vm.name, GATEWAY, source=IP)
+    assert lab.ping(vm.name, GATEWAY6, source=EUI64)
+    # ...the others do not, and our checks are what stopped them.
+    assert not lab.ping(vm.name, GATEWAY, source="192.0.2.99", count=2)
+    assert not lab.ping(vm.name, GATEWAY6, source="2001:db8:1::99", count=2)
+    counters = lab.ns(lab.node, "nft", "list", "chain", "inet", "snf", "antispoof").stdout
+    dropped = [line for line in counters.splitlines() if "drop" in line]
+    assert all("packets 0 " not in line for line in dropped), counters
+
+
+def test_ifdown_leaves_nothing_and_twice_is_harmless(lab: Lab) -> None:
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    before = snapshot(lab)
+    env = lab.ganeti_env(vm, ip=IP)
+    lab.program("kvm-vif-bridge", env)
+    assert lab.node_state(vm.tap)["proxies"] == [f"{EUI64_LONG} dev eth0 proxy "]
+    down = {**env, "ACTION": "down"}
+    lab.program("kvm-vif-bridge", down)
+    nothing_left(lab, vm.tap)
+    lab.program("kvm-vif-bridge", down)  # Ganeti 3.2 repeats down during a shutdown
+    lab.program("kvm-ifdown-custom", env, vm.tap, "true")
+    after = snapshot(lab)
+    # Our tables stay (empty of this NIC); everything else is as before.
+    assert {k: v for k, v in after.items() if k not in ("nft", "links")} == \
+        {k: v for k, v in before.items() if k not in ("nft", "links")}
+    assert "tap1" not in after["nft"]
+
+
+def test_ifup_twice_is_the_same_as_once(lab: Lab) -> None:
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    env = lab.ganeti_env(vm, ip=IP)
+    lab.program("kvm-vif-bridge", env)
+    once = snapshot(lab)
+    record_once = json.loads((lab.workdir / "state" / "tap1.json").read_text())
+    lab.program("kvm-vif-bridge", env)
+    assert snapshot(lab) == once
+    record_twice = json.loads((lab.workdir / "state" / "tap1.json").read_text())
+    assert record_twice["items"] == record_once["items"]
+    # The sysctl's value from before our first run is kept, not our own.
+    proxy_arp = [item for item in record_twice["items"] if item.get("path", "").endswith("proxy_arp")]
+    assert proxy_arp[0]["previous"] == "0"
+
+
+def test_a_reused_tap_name_carries_nothing_of_the_previous_instance(lab: Lab) -> None:
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip=IP))
+    # Ganeti gives tap1 to another instance without an ifdown (stock 2.x has none).
+    other_mac, other_ip, other_eui64 = "aa:00:00:65:43:21", "192.0.2.20", "2001:db8:1:0:a800:ff:fe65:4321"
+    lab.ns(vm.name, "ip", "link", "set", "eth0", "address", other_mac)
+    vm.mac = other_mac
+    env = lab.ganeti_env(vm, ip=other_ip, INSTANCE="other.example.org")
+    lab.program("kvm-vif-bridge", env)
+    state = lab.node_state(vm.tap)
+    text = "\n".join(line for lines in state.values() for line in lines)
+    assert IP not in text and EUI64_LONG not in text and "a800:ff:fe12:3456" not in text
+    assert state["proxies"] == [f"{other_eui64} dev eth0 proxy "]
+    assert any(other_ip in route for route in state["routes"])
+    binding = (lab.workdir / "nfdhcpd" / "tap1").read_text()
+    assert f"IP={other_ip}\n" in binding and "HOSTNAME=other.example.org\n" in binding
+    lab.configure_vm(vm, other_ip, other_eui64)
+    assert lab.ping(lab.upstream, other_ip)
+    assert not lab.ping(lab.upstream, IP, count=1)
+
+
+def nfdhcpd_parse(text: str) -> dict[str, str | None]:
+    """nfdhcpd 0.17's BindingConfig.load, rule for rule (see docs/reference)."""
+    keys = ["IP", "MAC", "HOSTNAME", "INDEV", "SUBNET", "GATEWAY", "SUBNET6", "GATEWAY6", "EUI64",
+            "MACSPOOF", "MTU", "PRIVATE"]
+    values: dict[str, str | None] = dict.fromkeys(keys)
+    for line in text.splitlines(keepends=True):
+        for key in keys:
+            if line.startswith(f"{key}="):
+                value = line.strip().split("=")[1]
+                values[key] = value if value != "" else None
+    if values["MTU"] is not None:
+        int(values["MTU"])
+    return values
+
+
+def test_binding_file_reads_as_nfdhcpd_reads_it(lab: Lab) -> None:
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip=IP))
+    path = lab.workdir / "nfdhcpd" / "tap1"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+    parsed = nfdhcpd_parse(path.read_text())
+    assert parsed == {
+        "IP": IP, "MAC": MAC, "HOSTNAME": f"{vm.name}.example.org", "INDEV": "tap1",
+        "SUBNET": "192.0.2.0/24", "GATEWAY": GATEWAY, "SUBNET6": "2001:db8:1::/64", "GATEWAY6": GATEWAY6,
+        "EUI64": EUI64_LONG, "MACSPOOF": None, "MTU": None, "PRIVATE": None,
+    }
+    assert '"' not in path.read_text()
+
+
+def test_without_ip_the_ipv4_part_is_skipped_and_default_routes_stay(lab: Lab) -> None:
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    before = lab.ns(lab.node, "ip", "-4", "route", "show", "table", TABLE).stdout
+    result = lab.program("kvm-vif-bridge", lab.ganeti_env(vm))
+    assert result.returncode == 0
+    assert lab.ns(lab.node, "ip", "-4", "route", "show", "table", TABLE).stdout == before
+    assert "IPv4 skipped: IP not set" in (lab.workdir / "snf-network.log").read_text()
+    # IPv6 still works; IPv4 from the VM (but DHCP) is dropped.
+    lab.ns(vm.name, "ip", "-6", "addr", "add", f"{EUI64}/128", "dev", "eth0", "nodad")
+    lab.ns(vm.name, "ip", "-6", "route", "add", "default", "via", "fe80::ce47:52ff:fe4e:4554", "dev", "eth0")
+    assert lab.ping(lab.upstream, EUI64)
+
+
+def test_extra_script_gets_the_nic_and_its_status_is_ifups(lab: Lab) -> None:
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    script = lab.workdir / "ifup-extra"
+    out = lab.workdir / "extra.out"
+    script.write_text(f"#!/bin/sh\nenv > {out}\necho \"args=$*\" >> {out}\nexit ${{EXTRA_STATUS:-0}}\n")
+    script.chmod(0o755)
+    env = lab.ganeti_env(vm, ip=IP)
+    lab.program("kvm-vif-bridge", env, vm.tap)
+    seen = dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
+    assert (seen["INTERFACE"], seen["TABLE"], seen["UPLINK"], seen["UPLINK6"]) == ("tap1", TABLE, "eth0", "eth0")
+    assert seen["EUI64"] == EUI64_LONG and seen["args"] == "tap1"
+    failed = lab.program("kvm-vif-bridge", {**env, "EXTRA_STATUS": "3"}, check=False)
+    assert failed.returncode == 3
+
+
+def test_communication_taps_are_left_alone(lab: Lab) -> None:
+    lab.build()
+    vm = lab.add_vm(1, MAC, tap="gnt.com.0")
+    before = snapshot(lab)
+    env = lab.ganeti_env(vm, ip="169.254.0.2", link="communication_rt",
+                         INTERFACE_NAME=f"ganeti:communication:{vm.name}", NETWORK_SUBNET="169.254.0.0/16",
+                         NETWORK_GATEWAY="", NETWORK_SUBNET6="fe80::/10", NETWORK_GATEWAY6="")
+    assert lab.program("kvm-vif-bridge", env).returncode == 0
+    assert snapshot(lab) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"MAC": "aa:00:00:12:34"}, "MAC: not a MAC address"),
+        ({"IP": "192.0.2.256"}, "IP: not an IPv4 address"),
+        ({"NETWORK_SUBNET": "192.0.2.0/33"}, "NETWORK_SUBNET: not an IPv4 subnet"),
+        ({"NETWORK_GATEWAY": "198.51.100.1"}, "NETWORK_GATEWAY: 198.51.100.1 is outside 192.0.2.0/24"),
+        ({"LINK": "rt public"}, "LINK: not a valid routing table"),
+        ({"LINK": "100;reboot"}, "LINK: not a valid routing table"),
+        ({"LINK": "no_such_table"}, "LINK: routing table 'no_such_table' is unknown"),
+        ({"INTERFACE": "tap0;reboot"}, "INTERFACE: not a valid interface name"),
+        ({"INTERFACE": "tap7"}, "INTERFACE: tap7 does not exist"),
+        ({"MODE": None}, "MODE: not set"),
+        ({"INTERFACE": None}, "INTERFACE: not set"),
+        ({"MODE": "openvswitch"}, "openvswitch NICs are not supported"),
+    ],
+)
+def test_bad_input_is_one_line_and_changes_nothing(lab: Lab, change: dict[str, str | None], message: str) -> None:
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip=IP))  # a healthy NIC, to stay untouched
+    lab.add_vm(2, "aa:00:00:00:00:02")
+    before = snapshot(lab)
+    env = lab.ganeti_env(vm, ip=IP, INTERFACE="tap2", MAC="aa:00:00:00:00:02")
+    env.update({key: value for key, value in change.items() if value is not None})
+    for key in [key for key, value in change.items() if value is None]:
+        del env[key]
+    result = lab.program("kvm-vif-bridge", env, check=False)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert snapshot(lab) == before
+
+
+def test_bad_config_is_one_line_and_changes_nothing(lab: Lab) -> None:
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    lab.config_path.write_text(lab.config_path.read_text() + "AUTHENTICATION_METHOD=md5\n")
+    before = snapshot(lab)
+    result = lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip=IP), check=False)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1 and "unknown authentication method" in result.stderr
+    assert snapshot(lab) == before

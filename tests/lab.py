@@ -1,0 +1,246 @@
+"""A throwaway network lab in namespaces: a node, an upstream router and VMs.
+
+Used by the kernel tests and by tools/demo.py. Everything lives in namespaces
+named with a random suffix and is deleted by ``Lab.close()``, whatever
+happened. Only documentation address ranges are used.
+
+    upstream (up0: 198.51.100.1/24, 192.0.2.1/24, 2001:db8:1::1/64)
+        |
+    node (eth0: 198.51.100.2/24; table 100 = the routed network's uplink)
+        |  tapN (the "tap": one end of a veth)
+    vmN (eth0: the VM's addresses)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+TABLE = "100"
+SUBNET = "192.0.2.0/24"
+GATEWAY = "192.0.2.1"
+SUBNET6 = "2001:db8:1::/64"
+GATEWAY6 = "2001:db8:1::1"
+UPSTREAM_IP = "198.51.100.1"
+NODE_IP = "198.51.100.2"
+# The PATH Ganeti's noded hands to kvm-ifup: its own plus /sbin:/usr/sbin.
+GANETI_PATH = "/usr/local/bin:/usr/bin:/bin:/sbin:/usr/sbin"
+
+
+def sh(*argv: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr.strip()}")
+    return result
+
+
+def can_run() -> str:
+    """Why kernel tests cannot run here, or '' when they can."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces)"
+    for program in ("ip", "nft"):
+        if sh("sh", "-c", f"command -v {program}", check=False).returncode != 0:
+            return f"{program} is not installed (run tools/setup.sh)"
+    return ""
+
+
+@dataclass
+class Vm:
+    name: str  # namespace
+    tap: str  # node-side interface
+    mac: str
+    ip: str = ""
+
+
+@dataclass
+class Capture:
+    process: subprocess.Popen[str]
+
+    def result(self) -> str:
+        output, _ = self.process.communicate(timeout=10)
+        return output
+
+
+@dataclass
+class Lab:
+    workdir: Path
+    suffix: str = field(default_factory=lambda: secrets.token_hex(3))
+    vms: list[Vm] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+
+    @property
+    def node(self) -> str:
+        return f"snfnode-{self.suffix}"
+
+    @property
+    def upstream(self) -> str:
+        return f"snfup-{self.suffix}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "snf-network.conf"
+
+    # -- building ---------------------------------------------------------
+    def netns(self, name: str) -> str:
+        sh("ip", "netns", "add", name)
+        self.namespaces.append(name)
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+        return name
+
+    def build(self, routed: bool = True, extra_config: str = "") -> Lab:
+        """The node and the upstream router, with table 100 routed through the uplink."""
+        self.write_config(extra_config)
+        node, up = self.netns(self.node), self.netns(self.upstream)
+        sh("ip", "link", "add", "eth0", "netns", node, "type", "veth", "peer", "name", "up0", "netns", up)
+        for command in (
+            "ip link set up0 up",
+            f"ip addr add {UPSTREAM_IP}/24 dev up0",
+            f"ip addr add {GATEWAY}/24 dev up0",
+            f"ip -6 addr add {GATEWAY6}/64 dev up0 nodad",
+        ):
+            self.ns(up, *command.split())
+        self.ns(up, "sysctl", "-qw", "net.ipv6.conf.up0.accept_dad=0")
+        node_setup = [
+            "sysctl -qw net.ipv4.ip_forward=1",
+            "sysctl -qw net.ipv6.conf.all.forwarding=1",
+            "sysctl -qw net.ipv6.conf.default.accept_dad=0",
+            "ip link set eth0 up",
+            f"ip addr add {NODE_IP}/24 dev eth0",
+        ]
+        if routed:
+            # What an operator sets up once per routed network (GRNET's docs,
+            # "host prerequisites"): the uplink and default route in the table,
+            # traffic from the uplink looked up there, proxy ARP/NDP on it.
+            node_setup += [
+                f"ip route add {SUBNET} dev eth0 table {TABLE}",
+                f"ip route add default via {GATEWAY} dev eth0 table {TABLE}",
+                f"ip rule add iif eth0 lookup {TABLE}",
+                f"ip -6 route add {SUBNET6} dev eth0 table {TABLE}",
+                f"ip -6 route add default via {GATEWAY6} dev eth0 table {TABLE}",
+                f"ip -6 rule add iif eth0 lookup {TABLE}",
+                "sysctl -qw net.ipv4.conf.eth0.proxy_arp=1",
+                "sysctl -qw net.ipv6.conf.eth0.proxy_ndp=1",
+                "sysctl -qw net.ipv6.neigh.eth0.proxy_delay=0",
+            ]
+        for command in node_setup:
+            self.ns(node, *command.split())
+        return self
+
+    def write_config(self, extra: str = "") -> None:
+        state = self.workdir / "state"
+        self.config_path.write_text(
+            f"STATE_DIR={state}\n"
+            f"LOCK_FILE={state}/lock\n"
+            f"LOGFILE={self.workdir}/snf-network.log\n"
+            f"NFDHCPD_STATE_DIR={self.workdir}/nfdhcpd\n"
+            f"IFUP_EXTRA_SCRIPT={self.workdir}/ifup-extra\n"
+            "SYSLOG=no\n" + extra
+        )
+
+    def add_vm(self, index: int, mac: str, tap: str | None = None) -> Vm:
+        """A VM namespace whose eth0 is the peer of ``tap`` in the node."""
+        vm = Vm(name=f"snfvm{index}-{self.suffix}", tap=tap or f"tap{index}", mac=mac)
+        self.netns(vm.name)
+        sh("ip", "link", "add", vm.tap, "netns", self.node, "type", "veth", "peer", "name", "eth0",
+           "address", mac, "netns", vm.name)
+        self.ns(vm.name, "ip", "link", "set", "eth0", "up")
+        self.ns(vm.name, "sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0")
+        self.vms.append(vm)
+        return vm
+
+    # -- running ----------------------------------------------------------
+    def ns(self, name: str, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return sh("ip", "netns", "exec", name, *argv, check=check)
+
+    def ganeti_env(self, vm: Vm, ip: str | None = None, tags: str = "ip-less-routed nfdhcpd",
+                   mode: str = "routed", link: str = TABLE, **extra: str) -> dict[str, str]:
+        """The environment Ganeti 3.1's kvm-ifup gives kvm-vif-bridge for this VM's NIC."""
+        env = {
+            "PATH": GANETI_PATH,
+            "LC_ALL": "C",
+            "SNF_NETWORK_CONFIG": str(self.config_path),
+            "INSTANCE": f"{vm.name}.example.org",
+            "MAC": vm.mac,
+            "MODE": mode,
+            "INTERFACE": vm.tap,
+            "INTERFACE_INDEX": "0",
+            "INTERFACE_UUID": "4e3c2a10-0000-4000-8000-000000000001",
+            "LINK": link,
+            "TAGS": "",
+            "NETWORK_NAME": "public",
+            "NETWORK_UUID": "9b1a0000-0000-4000-8000-000000000002",
+            "NETWORK_TAGS": tags,
+            "NETWORK_SUBNET": SUBNET,
+            "NETWORK_GATEWAY": GATEWAY,
+            "NETWORK_SUBNET6": SUBNET6,
+            "NETWORK_GATEWAY6": GATEWAY6,
+            "NETWORK_MAC_PREFIX": vm.mac[:8],
+        }
+        if mode == "bridged":
+            env["BRIDGE"] = link
+        if ip:
+            env["IP"] = ip
+        env.update(extra)
+        return {key: value for key, value in env.items() if value is not None}
+
+    def program(self, name: str, env: dict[str, str], *args: str,
+                check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run one of our installed console scripts in the node, as Ganeti would."""
+        result = subprocess.run(
+            ["ip", "netns", "exec", self.node, str(VENV_BIN / name), *args],
+            env=env, capture_output=True, text=True, check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"{name} failed ({result.returncode}): {result.stderr.strip()}")
+        return result
+
+    def configure_vm(self, vm: Vm, ip: str, eui64: str) -> None:
+        """Inside the VM: what its DHCP client and SLAAC would configure."""
+        vm.ip = ip
+        self.ns(vm.name, "ip", "addr", "add", f"{ip}/24", "dev", "eth0")
+        self.ns(vm.name, "ip", "route", "add", "default", "via", GATEWAY)
+        self.ns(vm.name, "ip", "-6", "addr", "add", f"{eui64}/128", "dev", "eth0", "nodad")
+        self.ns(vm.name, "ip", "-6", "route", "add", "default", "via", "fe80::ce47:52ff:fe4e:4554",
+                "dev", "eth0")
+
+    def ping(self, namespace: str, address: str, source: str | None = None, count: int = 3) -> bool:
+        argv = ["ping", "-c", str(count), "-i", "0.2", "-W", "2", address]
+        if source:
+            argv[1:1] = ["-I", source]
+        return self.ns(namespace, *argv, check=False).returncode == 0
+
+    def capture(self, namespace: str, interface: str, expression: str) -> Capture:
+        """Start tcpdump for one packet; ``result()`` waits for it (3 s at most)."""
+        process = subprocess.Popen(
+            ["ip", "netns", "exec", namespace, "timeout", "3", "tcpdump", "-l", "-n", "-c", "1",
+             "-i", interface, expression],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stderr is not None
+        process.stderr.readline()  # "listening on ...": the capture is armed
+        return Capture(process)
+
+    # -- reading the node ---------------------------------------------------
+    def node_state(self, interface: str) -> dict[str, list[str]]:
+        """Everything in the node that mentions ``interface`` (or its VM's addresses)."""
+        rules4 = self.ns(self.node, "ip", "-4", "rule", "show").stdout
+        rules6 = self.ns(self.node, "ip", "-6", "rule", "show").stdout
+        routes = self.ns(self.node, "ip", "-4", "route", "show", "table", "all").stdout
+        routes += self.ns(self.node, "ip", "-6", "route", "show", "table", "all").stdout
+        proxies = self.ns(self.node, "ip", "-6", "neigh", "show", "proxy").stdout
+        ruleset = self.ns(self.node, "nft", "list", "ruleset", check=False).stdout
+        return {
+            "rules": [line for line in (rules4 + rules6).splitlines() if f"iif {interface} " in line + " "],
+            "routes": [line for line in routes.splitlines() if f"dev {interface} " in line + " "],
+            "proxies": proxies.splitlines(),
+            "nft": [line.strip() for line in ruleset.splitlines() if f'"{interface}"' in line],
+        }
+
+    def close(self) -> None:
+        for name in reversed(self.namespaces):
+            sh("ip", "netns", "del", name, check=False)
+        self.namespaces.clear()

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import pytest
+
+from snf_network import config
+from snf_network.errors import ConfigError
+
+
+def test_defaults_are_the_originals() -> None:
+    cfg = config.from_text("")
+    assert cfg.STATE_DIR == "/var/lib/snf-network"
+    assert cfg.LOGFILE == "/var/log/ganeti/snf-network.log"
+    assert cfg.IFUP_EXTRA_SCRIPT == "/etc/ganeti/ifup-extra"
+    assert cfg.MAC_MASK == "ff:ff:f0:00:00:00"
+    assert cfg.TAP_CONSTANT_MAC == "cc:47:52:4e:45:54"
+    assert cfg.NFDHCPD_STATE_DIR == "/var/lib/nfdhcpd"
+    assert cfg.GANETI_NIC_DIR == "/var/run/ganeti/xen-hypervisor/nic"
+    assert (cfg.MAC_FILTERED_TAG, cfg.NFDHCPD_TAG, cfg.IP_LESS_ROUTED_TAG) == (
+        "private-filtered", "nfdhcpd", "ip-less-routed")
+    assert (cfg.MASQ_TAG, cfg.PUBLIC_TAG, cfg.DNS_TAG) == ("masq", "public", "dns")
+    assert (cfg.AUTHENTICATION_METHOD, cfg.SERVER, cfg.FZONE, cfg.TTL) == ("bind9", "", "", 300)
+    assert (cfg.KEYFILE, cfg.KERBEROS_PRINCIPAL, cfg.KERBEROS_KEYTAB) == ("", "", "/etc/krb5.keytab")
+    assert (cfg.NFDHCPD_DHCP_QUEUE, cfg.NFDHCPD_RS_QUEUE, cfg.NFDHCPD_NS_QUEUE,
+            cfg.NFDHCPD_DHCPV6_QUEUE) == (42, 43, 44, 45)
+
+
+def test_shell_syntax_is_parsed_not_executed() -> None:
+    cfg = config.from_text(
+        "# a comment\n"
+        "export STATE_DIR=/srv/snf   # trailing comment\n"
+        'KERBEROS_TICKET="$STATE_DIR/ticket"\n'
+        "LOGFILE='/var/log/$literal'\n"
+        "DNS_TAG=public\n"
+        "TTL=\"60\"\n"
+        "NFDHCPD_DHCP_QUEUE=7\n"
+        "MAC2EUI64=/usr/bin/mac2eui64\n"  # obsolete: accepted silently
+        "SOMETHING_NEW=1\n"
+    )
+    assert cfg.STATE_DIR == "/srv/snf"
+    assert cfg.KERBEROS_TICKET == "/srv/snf/ticket"
+    assert cfg.LOGFILE == "/var/log/$literal"
+    assert (cfg.DNS_TAG, cfg.TTL, cfg.NFDHCPD_DHCP_QUEUE) == ("public", 60, 7)
+    assert cfg.unknown_keys == ("SOMETHING_NEW",)
+
+
+def test_expansion_of_a_default_key() -> None:
+    assert config.from_text("KERBEROS_TICKET=${STATE_DIR}/t").KERBEROS_TICKET == "/var/lib/snf-network/t"
+
+
+def test_empty_authentication_method_switches_dns_off() -> None:
+    assert config.from_text("AUTHENTICATION_METHOD=").AUTHENTICATION_METHOD == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("AUTHENTICATION_METHOD=md5", "unknown authentication method"),
+        ("MAC_MASK=ff:ff", "not a MAC address"),
+        ("TAP_CONSTANT_MAC=01:00:5e:00:00:01", "multicast"),
+        ("STATE_DIR=relative/dir", "absolute path"),
+        ("NFDHCPD_STATE_DIR=", "absolute path"),
+        ("STATE_DIR=/tmp/a b", "unquoted space"),
+        ("STATE_DIR=$(reboot)", "only $KEY"),
+        ("STATE_DIR=`reboot`", "not supported"),
+        ("STATE_DIR=/x; reboot", "shell syntax"),
+        ("STATE_DIR=/x;reboot", "shell syntax"),
+        ("TTL=soon", "TTL"),
+        ("NFDHCPD_NS_QUEUE=70000", "65535"),
+        ("DNS_TAG=two words", "unquoted space"),
+        ('DNS_TAG="two words"', "not a Ganeti tag"),
+        ("STATE_DIR=\"/unterminated", "unterminated"),
+        ("KEYFILE=$NOPE/key", "not set earlier"),
+        ("just some words", "expected KEY=value"),
+        ("SYSLOG=perhaps", "yes or no"),
+    ],
+)
+def test_bad_values_are_one_line_errors(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        config.from_text(text, "/etc/default/snf-network")
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_load_honours_the_environment(tmp_path) -> None:
+    path = tmp_path / "conf"
+    path.write_text("STATE_DIR=/srv/state\n")
+    assert config.load({"SNF_NETWORK_CONFIG": str(path)}).STATE_DIR == "/srv/state"
+    with pytest.raises(ConfigError, match="does not exist"):
+        config.load({"SNF_NETWORK_CONFIG": str(tmp_path / "missing")})
+
+
+def test_shipped_default_file_loads_with_no_unknown_keys() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "debian" / "snf-network.default").read_text()
+    cfg = config.from_text(text)
+    assert cfg.unknown_keys == ()
+    assert cfg == config.Config(FZONE=cfg.FZONE, SERVER=cfg.SERVER)

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Install what snf-network, its demonstration and its tests need on a Debian 12
+# machine (run as root): Debian packages with apt-get, then the package itself
+# into a virtual environment at .venv that also sees Debian's python3-* modules.
+set -eu
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then
+    echo "tools/setup.sh: run as root (it installs Debian packages)" >&2
+    exit 1
+fi
+packages="python3 python3-venv python3-click python3-dnspython iproute2 nftables procps iputils-ping tcpdump
+          bind9 bind9-utils dnsutils
+          dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-setuptools python3-all"
+missing=""
+for package in $packages; do
+    if ! dpkg-query -W -f='${Status}\n' "$package" 2>/dev/null | grep -q "ok installed"; then
+        missing="$missing $package"
+    fi
+done
+if [ -n "$missing" ]; then
+    echo "tools/setup.sh: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086 # one word per package
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# Debian's own python3, so the venv sees python3-click and python3-dnspython:
+# the same versions the .deb runs with.
+if [ ! -x .venv/bin/python ]; then
+    /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+stamp=.venv/.snf-network-installed
+if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+    touch "$stamp"
+fi
