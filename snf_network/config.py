@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, fields
-from pathlib import Path
 
 from snf_network.errors import ConfigError
 
@@ -31,9 +29,11 @@ _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 TAG_PATTERN = re.compile(r"[\w.+*/:@-]{1,128}")
 
 
-@dataclass(frozen=True, slots=True)
 class Config:
-    """Every setting, typed; the defaults are the shipped ones."""
+    """Every setting, typed; the class attributes are the shipped defaults.
+
+    A plain class rather than a dataclass: see snf_network/value.py for why.
+    """
 
     # Paths we write to.
     STATE_DIR: str = "/var/lib/snf-network"
@@ -77,7 +77,19 @@ class Config:
     NODE_NAME: str = ""
     SSCONF_DIR: str = "/var/lib/ganeti"
     # Keys found in the file that we do not know (warned about, never fatal).
-    unknown_keys: tuple[str, ...] = field(default=(), compare=False)
+    unknown_keys: tuple[str, ...] = ()
+
+    def __init__(self, unknown_keys: tuple[str, ...] = (), **values: object) -> None:
+        for key, value in values.items():
+            if key not in _FIELDS:
+                raise TypeError(f"Config has no key {key}")
+            setattr(self, key, value)
+        self.unknown_keys = unknown_keys
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Config) and all(getattr(self, key) == getattr(other, key) for key in _FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-by-construction: not a dict key
 
     @property
     def tag_names(self) -> dict[str, str]:
@@ -91,7 +103,7 @@ class Config:
         }
 
 
-_FIELDS = {f.name: f for f in fields(Config) if f.name.isupper()}
+_FIELDS: dict[str, object] = {name: getattr(Config, name) for name in Config.__annotations__ if name.isupper()}
 
 
 def load(env: dict[str, str] | None = None) -> Config:
@@ -101,16 +113,17 @@ def load(env: dict[str, str] | None = None) -> Config:
     missing file named explicitly is an error.
     """
     explicit = (os.environ if env is None else env).get(ENV_VARIABLE, "")
-    path = Path(explicit or DEFAULT_PATH)
+    path = explicit or DEFAULT_PATH
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
     except FileNotFoundError:
         if explicit:
             raise ConfigError(f"config file {path} does not exist") from None
         text = ""
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    return from_text(text, str(path))
+    return from_text(text, path)
 
 
 def from_text(text: str, origin: str = "<config>") -> Config:
@@ -201,7 +214,7 @@ def _expand(text: str, start: int, earlier: dict[str, str], where: str) -> tuple
     if name in earlier:
         value = earlier[name]
     elif name in _FIELDS:
-        value = str(_FIELDS[name].default)
+        value = str(_FIELDS[name])
     else:
         raise ConfigError(f"{where}: ${name} is not set earlier in the file")
     return value, match.end()
@@ -216,7 +229,7 @@ def _build(values: dict[str, str], unknown: tuple[str, ...], origin: str) -> Con
             typed[key] = _convert(key, raw)
         except ValueError as exc:
             raise ConfigError(f"{origin}: {key}={raw!r}: {exc}") from None
-    return Config(**typed, unknown_keys=unknown)  # type: ignore[arg-type]
+    return Config(unknown_keys=unknown, **typed)
 
 
 _ABSOLUTE_PATHS = {"STATE_DIR", "LOCK_FILE", "NFDHCPD_STATE_DIR", "GANETI_NIC_DIR", "KERBEROS_KEYTAB",

@@ -10,12 +10,10 @@ no interface is ever left half-configured.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from snf_network import features, log, record
 from snf_network.config import Config
 from snf_network.errors import InputError, SnfNetworkError
-from snf_network.host import announce, files, ip, lock, nft, probe, sysctl
+from snf_network.host import files, ip, lock, nft, probe, sysctl
 from snf_network.nic import Nic
 from snf_network.plan import BindingFile, Item, NftElement, Plan, Sysctl, describe
 
@@ -112,7 +110,7 @@ def _set_sysctl(item: Sysctl, old_items: list[Item]) -> Sysctl:
     else:
         previous = sysctl.read(item.path)
     sysctl.write(item.path, item.value)
-    return replace(item, previous=previous)
+    return Sysctl(item.path, item.value, previous)
 
 
 def _restore_sysctls(items: list[Sysctl]) -> None:
@@ -123,12 +121,10 @@ def _restore_sysctls(items: list[Sysctl]) -> None:
 
 
 def _announce(wanted: Plan) -> None:
-    for announcement in wanted.announcements:
-        send = announce.garp if announcement.protocol == "arp" else announce.unsolicited_na
-        try:
-            send(announcement.address, announcement.dev)
-        except OSError as exc:
-            log.warning(f"could not announce {announcement.address} on {announcement.dev}: {exc}")
+    if wanted.announcements:
+        from snf_network.host import announce
+
+        announce.in_background([(a.protocol, a.address, a.dev) for a in wanted.announcements])
 
 
 def describe_plan(result: Plan) -> list[str]:

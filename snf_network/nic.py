@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from snf_network.config import TAG_PATTERN
 from snf_network.errors import InputError
+from snf_network.value import Value
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 
 MODES = ("routed", "bridged", "openvswitch", "ext")
 
@@ -69,36 +73,36 @@ def eui64(mac: str, subnet6: IPv6Network) -> IPv6Address:
     return IPv6Address(subnet6.network_address.packed[:8] + interface_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Network:
+class Network(Value):
     """The Ganeti network a NIC is attached to (all optional: a NIC may have none)."""
 
-    name: str = ""
-    uuid: str = ""
-    tags: tuple[str, ...] = ()
-    subnet: IPv4Network | None = None
-    gateway: IPv4Address | None = None
-    subnet6: IPv6Network | None = None
-    gateway6: IPv6Address | None = None
-    mac_prefix: str = ""
+    __slots__ = ("name", "uuid", "tags", "subnet", "gateway", "subnet6", "gateway6", "mac_prefix")
+
+    def __init__(self, name: str = "", uuid: str = "", tags: tuple[str, ...] = (),
+                 subnet: IPv4Network | None = None, gateway: IPv4Address | None = None,
+                 subnet6: IPv6Network | None = None, gateway6: IPv6Address | None = None,
+                 mac_prefix: str = "") -> None:
+        self.name, self.uuid, self.tags = name, uuid, tags
+        self.subnet, self.gateway, self.subnet6, self.gateway6 = subnet, gateway, subnet6, gateway6
+        self.mac_prefix = mac_prefix
 
 
-@dataclass(frozen=True, slots=True)
-class Nic:
+class Nic(Value):
     """A NIC of an instance, with what Ganeti said about it."""
 
-    instance: str
-    mac: str
-    mode: str
-    interface: str = ""  # host side (tap3, vif5.0); empty in hooks
-    ip: IPv4Address | None = None
-    link: str = ""  # routing table (routed) or bridge (bridged, openvswitch)
-    index: int | None = None
-    uuid: str = ""
-    name: str = ""
-    vlan: str = ""
-    tags: tuple[str, ...] = ()  # instance tags
-    network: Network = Network()
+    __slots__ = ("instance", "mac", "mode", "interface", "ip", "link", "index", "uuid", "name", "vlan", "tags",
+                 "network")
+
+    def __init__(self, instance: str, mac: str, mode: str, interface: str = "", ip: IPv4Address | None = None,
+                 link: str = "", index: int | None = None, uuid: str = "", name: str = "", vlan: str = "",
+                 tags: tuple[str, ...] = (), network: Network | None = None) -> None:
+        self.instance, self.mac, self.mode = instance, mac, mode
+        self.interface = interface  # host side (tap3, vif5.0); empty in hooks
+        self.ip = ip
+        self.link = link  # routing table (routed) or bridge (bridged, openvswitch)
+        self.index, self.uuid, self.name, self.vlan = index, uuid, name, vlan
+        self.tags = tags  # instance tags
+        self.network = network if network is not None else Network()
 
     @property
     def eui64(self) -> IPv6Address | None:
@@ -182,7 +186,8 @@ def from_hook_env(env: Mapping[str, str], index: int) -> Nic:
         uuid_key="UUID",
         index_key=None,
     )
-    return replace(nic, index=index)
+    nic.index = index  # hooks number NICs by their position, not by a variable
+    return nic
 
 
 def _build(

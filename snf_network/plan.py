@@ -2,82 +2,88 @@
 
 Features return these values; the engine diffs them against the interface's
 record and hands them to the host backends. Every state item is a frozen
-dataclass, so sets of them can be compared, and round-trips through JSON so
+value (snf_network/value.py), so sets of them can be compared, and round-trips through JSON so
 that the record on disk says, readably, what we changed.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from snf_network.value import Value
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
+class Link(Value):
     """Bring ``dev`` up, with an address, MTU or bridge master when given."""
 
-    kind: ClassVar[str] = "link"
-    dev: str
-    address: str = ""
-    mtu: int = 0
-    master: str = ""
+    kind = "link"
+    __slots__ = ("dev", "address", "mtu", "master")
+
+    def __init__(self, dev: str, address: str = "", mtu: int = 0, master: str = "") -> None:
+        self.dev, self.address, self.mtu, self.master = dev, address, mtu, master
 
 
-@dataclass(frozen=True, slots=True)
-class Sysctl:
+class Sysctl(Value):
     """A /proc/sys value; ``previous`` (not compared) is restored on removal."""
 
-    kind: ClassVar[str] = "sysctl"
-    path: str  # relative to /proc/sys, e.g. net/ipv4/conf/tap3/proxy_arp
-    value: str
-    previous: str = field(default="", compare=False)
+    kind = "sysctl"
+    __slots__ = ("path", "value", "previous")
+    uncompared = ("previous",)
+
+    def __init__(self, path: str, value: str, previous: str = "") -> None:
+        # path is relative to /proc/sys, e.g. net/ipv4/conf/tap3/proxy_arp
+        self.path, self.value, self.previous = path, value, previous
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(Value):
     """A policy rule ``iif <iif> lookup <table>``."""
 
-    kind: ClassVar[str] = "rule"
-    family: int
-    iif: str
-    table: str
+    kind = "rule"
+    __slots__ = ("family", "iif", "table")
+
+    def __init__(self, family: int, iif: str, table: str) -> None:
+        self.family, self.iif, self.table = family, iif, table
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    kind: ClassVar[str] = "route"
-    family: int
-    destination: str
-    dev: str
-    table: str
+class Route(Value):
+    kind = "route"
+    __slots__ = ("family", "destination", "dev", "table")
+
+    def __init__(self, family: int, destination: str, dev: str, table: str) -> None:
+        self.family, self.destination, self.dev, self.table = family, destination, dev, table
 
 
-@dataclass(frozen=True, slots=True)
-class ProxyNeighbour:
+class ProxyNeighbour(Value):
     """Answer neighbour solicitations for ``address`` on ``dev`` (proxy NDP)."""
 
-    kind: ClassVar[str] = "proxy_neighbour"
-    address: str
-    dev: str
+    kind = "proxy_neighbour"
+    __slots__ = ("address", "dev")
+
+    def __init__(self, address: str, dev: str) -> None:
+        self.address, self.dev = address, dev
 
 
-@dataclass(frozen=True, slots=True)
-class NftElement:
-    """One element of one of our nftables sets or maps (``table`` is a family)."""
+class NftElement(Value):
+    """One element of a set or map of our ``snf`` table in ``family`` (inet, arp or bridge)."""
 
-    kind: ClassVar[str] = "nft_element"
-    family: str  # inet, arp or bridge: our table in that family is always "snf"
-    set: str
-    element: str  # nft syntax, e.g. "tap3" . 192.0.2.10
+    kind = "nft_element"
+    __slots__ = ("family", "set", "element")
+
+    def __init__(self, family: str, set: str, element: str) -> None:
+        # element is nft syntax, e.g. "tap3" . 192.0.2.10
+        self.family, self.set, self.element = family, set, element
 
 
-@dataclass(frozen=True, slots=True)
-class BindingFile:
+class BindingFile(Value):
     """A file another daemon reads (nfdhcpd): written in place, removed on undo."""
 
-    kind: ClassVar[str] = "file"
-    path: str
-    content: str
+    kind = "file"
+    __slots__ = ("path", "content")
+
+    def __init__(self, path: str, content: str) -> None:
+        self.path, self.content = path, content
 
 
 Item = Link | Sysctl | Rule | Route | ProxyNeighbour | NftElement | BindingFile
@@ -86,33 +92,36 @@ ITEM_TYPES: dict[str, type[Item]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Announce:
+class Announce(Value):
     """Tell the uplink's segment where an address now lives (GARP or unsolicited NA)."""
 
-    protocol: str  # "arp" or "ndp"
-    address: str
-    dev: str
+    __slots__ = ("protocol", "address", "dev")
+
+    def __init__(self, protocol: str, address: str, dev: str) -> None:
+        self.protocol, self.address, self.dev = protocol, address, dev  # protocol: "arp" or "ndp"
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
+class Facts(Value):
     """What the engine read from the host before planning (features stay pure)."""
 
-    interface_exists: bool = True
-    interface_mac: str = ""
-    uplinks4: tuple[str, ...] = ()  # devices of the default routes in table LINK
-    uplinks6: tuple[str, ...] = ()
-    bridge_mtu: int = 0  # 0: LINK is not a bridge on this host
+    __slots__ = ("interface_exists", "interface_mac", "uplinks4", "uplinks6", "bridge_mtu")
+
+    def __init__(self, interface_exists: bool = True, interface_mac: str = "", uplinks4: tuple[str, ...] = (),
+                 uplinks6: tuple[str, ...] = (), bridge_mtu: int = 0) -> None:
+        self.interface_exists = interface_exists
+        self.interface_mac = interface_mac
+        self.uplinks4 = uplinks4  # devices of the default routes in table LINK
+        self.uplinks6 = uplinks6
+        self.bridge_mtu = bridge_mtu  # 0: LINK is not a bridge on this host
 
 
-@dataclass
 class Plan:
-    features: list[str] = field(default_factory=list)
-    items: list[Item] = field(default_factory=list)
-    announcements: list[Announce] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # why a part was skipped
-    derived: dict[str, str] = field(default_factory=dict)  # exported to IFUP_EXTRA_SCRIPT
+    def __init__(self) -> None:
+        self.features: list[str] = []
+        self.items: list[Item] = []
+        self.announcements: list[Announce] = []
+        self.notes: list[str] = []  # why a part was skipped
+        self.derived: dict[str, str] = {}  # exported to IFUP_EXTRA_SCRIPT
 
     def add(self, *items: Item) -> None:
         for item in items:
@@ -121,7 +130,7 @@ class Plan:
 
 
 def item_to_dict(item: Item) -> dict[str, Any]:
-    return {"kind": item.kind, **asdict(item)}
+    return {"kind": item.kind, **item.as_dict()}
 
 
 def item_from_dict(data: dict[str, Any]) -> Item:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
 
 from snf_network import nic as nic_module
 from snf_network.config import Config
@@ -20,12 +19,12 @@ from snf_network.plan import Item, item_from_dict, item_to_dict
 VERSION = 1
 
 
-@dataclass
 class Record:
-    nic: Nic
-    features: list[str] = field(default_factory=list)
-    items: list[Item] = field(default_factory=list)
-    complete: bool = True  # False while a change is under way (the items are a superset)
+    def __init__(self, nic: Nic, features: list[str], items: list[Item], complete: bool = True) -> None:
+        self.nic = nic
+        self.features = features
+        self.items = items
+        self.complete = complete  # False while a change is under way (the items are a superset)
 
     @property
     def interface(self) -> str:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
 
 from snf_network import config, log
 from snf_network.config import Config
 from snf_network.errors import SnfNetworkError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 
 def run_program(program: str, env: Mapping[str, str] | None,

@@ -7,13 +7,17 @@ hot-remove) also for what lives outside the node for that NIC.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
 
 from snf_network import engine, log
 from snf_network import nic as nic_module
 from snf_network.config import Config
 from snf_network.entry.common import run_program
 from snf_network.errors import InputError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
 
 PROGRAM = "kvm-ifdown-custom"
 

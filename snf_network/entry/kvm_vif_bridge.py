@@ -10,13 +10,17 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
 
 from snf_network import engine, log
 from snf_network import nic as nic_module
 from snf_network.config import Config
 from snf_network.entry.common import run_extra_script, run_program
 from snf_network.errors import InputError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
 
 PROGRAM = "kvm-vif-bridge"
 

@@ -7,27 +7,24 @@ the features run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from snf_network.config import Config
 from snf_network.errors import InputError
 from snf_network.features import bridged, nfdhcpd, routed
-from snf_network.nic import Nic
-from snf_network.plan import Facts, Plan
+from snf_network.plan import Plan
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from snf_network.config import Config
+    from snf_network.nic import Nic
+    from snf_network.plan import Facts
 
 
-@dataclass(frozen=True, slots=True)
-class Feature:
-    name: str
-    applies: Callable[[Nic, Config], bool]
-    plan: Callable[[Nic, Config, Facts, Plan], None]
-
-
-FEATURES: tuple[Feature, ...] = (
-    Feature("routed", routed.applies, routed.plan),
-    Feature("bridged", bridged.applies, bridged.plan),
-    Feature("nfdhcpd", nfdhcpd.applies, nfdhcpd.plan),
+# Each module has applies(nic, cfg) -> bool and plan(nic, cfg, facts, result) -> None.
+FEATURES: tuple[tuple[str, ModuleType], ...] = (
+    ("routed", routed),
+    ("bridged", bridged),
+    ("nfdhcpd", nfdhcpd),
 )
 
 SUPPORTED_MODES = ("routed", "bridged")
@@ -40,8 +37,8 @@ def plan(nic: Nic, cfg: Config, facts: Facts) -> Plan:
         # nothing here would start the VM with a dead NIC.
         raise InputError(f"MODE: {nic.mode} NICs are not supported by snf-network yet")
     result = Plan()
-    for feature in FEATURES:
+    for name, feature in FEATURES:
         if feature.applies(nic, cfg):
-            result.features.append(feature.name)
+            result.features.append(name)
             feature.plan(nic, cfg, facts, result)
     return result

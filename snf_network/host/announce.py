@@ -8,9 +8,11 @@ ip_nonlocal_bind sysctl to do it; a packet socket needs neither.
 
 from __future__ import annotations
 
-import socket
+import os
 import struct
 from ipaddress import IPv4Address, IPv6Address
+
+from snf_network import log
 
 ETH_P_ARP = 0x0806
 ETH_P_IPV6 = 0x86DD
@@ -31,9 +33,40 @@ def _link_local(dev: str) -> IPv6Address | None:
 
 
 def _send(dev: str, frame: bytes) -> None:
-    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
+    # The C module: ``socket``'s Python layer (and its enum imports) is not needed here.
+    import _socket
+
+    sock = _socket.socket(_socket.AF_PACKET, _socket.SOCK_RAW)
+    try:
         sock.bind((dev, 0))
         sock.send(frame)
+    finally:
+        sock.close()
+
+
+def in_background(announcements: list[tuple[str, str, str]]) -> None:
+    """Send (protocol, address, dev) announcements from a detached child process.
+
+    Closing a packet socket waits for an RCU grace period (packet_release()
+    calls synchronize_net()), 10 to 40 ms on a busy virtual machine: a child
+    pays it, so that Ganeti does not wait for it. The child lets go of our
+    stdout and stderr, whose end Ganeti waits for. Best effort: failures are
+    logged, never reported as the NIC's failure.
+    """
+    if os.fork() != 0:
+        return
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        for protocol, address, dev in announcements:
+            try:
+                (garp if protocol == "arp" else unsolicited_na)(address, dev)
+            except OSError as exc:
+                log.warning(f"could not announce {address} on {dev}: {exc}")
+    finally:
+        os._exit(0)
 
 
 def garp_frame(mac: bytes, address: IPv4Address) -> bytes:

@@ -10,18 +10,19 @@ failing to add is not.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from snf_network.errors import CommandError, InputError
+from snf_network.errors import CommandError
 from snf_network.host.run import run
 from snf_network.plan import Item, Link, ProxyNeighbour, Route, Rule
 
 
-@dataclass(frozen=True, slots=True)
 class Line:
-    family: int  # 4 or 6: ``ip -6`` is needed for IPv6 rules
-    text: str
-    must_succeed: bool
+    __slots__ = ("family", "must_succeed", "text")
+
+    def __init__(self, family: int, text: str, must_succeed: bool) -> None:
+        self.family = family  # 4 or 6: ``ip -6`` is needed for IPv6 rules
+        self.text = text
+        self.must_succeed = must_succeed
 
 
 def add_lines(item: Item) -> list[Line]:
@@ -84,13 +85,3 @@ def apply(lines: list[Line]) -> None:
                 raise CommandError(argv, result.returncode, f"ip {line.text}: {reason}")
             message = []
 
-
-def default_route_devices(family: int, table: str) -> tuple[str, ...]:
-    """The devices of the default routes in ``table`` (several with ECMP or metrics)."""
-    result = run(["ip", f"-{family}", "-o", "route", "show", "table", table, "default"], check=False)
-    if result.returncode != 0:
-        raise InputError(f"LINK: routing table {table!r} is unknown on this node")
-    devices: list[str] = []
-    for words in (line.split() for line in result.stdout.splitlines()):
-        devices += [words[i + 1] for i, word in enumerate(words[:-1]) if word == "dev"]
-    return tuple(dict.fromkeys(devices))

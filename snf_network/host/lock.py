@@ -9,30 +9,33 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from snf_network.errors import SnfNetworkError
 
 
-@contextmanager
-def held(path: str, timeout: float) -> Iterator[None]:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + timeout
+class held:  # a context manager named like the function it replaces
+    """Hold the lock for a ``with`` block (closing the file releases it)."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path, self.timeout, self.fd = path, timeout, -1
+
+    def __enter__(self) -> None:
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + self.timeout
         delay = 0.002
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
             except BlockingIOError:
                 if time.monotonic() >= deadline:
+                    os.close(self.fd)
                     raise SnfNetworkError(
-                        f"another snf-network run held {path} for more than {timeout:g} s"
+                        f"another snf-network run held {self.path} for more than {self.timeout:g} s"
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
+
+    def __exit__(self, *exc_info: object) -> None:
+        os.close(self.fd)

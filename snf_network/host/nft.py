@@ -15,7 +15,7 @@ elements survive a reload).
 
 from __future__ import annotations
 
-import hashlib
+import binascii
 import re
 
 from snf_network import log
@@ -85,8 +85,8 @@ table bridge {TABLE} {{
 
 
 def marker(cfg: Config) -> str:
-    digest = hashlib.sha256(ruleset(cfg).encode()).hexdigest()[:12]
-    return f"ruleset_{digest}"
+    # Any change of the text changes the name; no security rests on it.
+    return f"ruleset_{binascii.crc32(ruleset(cfg).encode()):08x}"
 
 
 def element_commands(add: list[NftElement], remove: list[NftElement]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from snf_network.host import ip
+from snf_network.host import netlink
 from snf_network.nic import Nic
 from snf_network.plan import Facts
 
@@ -24,8 +24,8 @@ def facts(nic: Nic, ip_less_routed_tag: str) -> Facts:
     uplinks6: tuple[str, ...] = ()
     bridge_mtu = 0
     if nic.mode == "routed" and nic.link and nic.has_tag(ip_less_routed_tag):
-        uplinks4 = ip.default_route_devices(4, nic.link)
-        uplinks6 = ip.default_route_devices(6, nic.link) if nic.eui64 is not None else ()
+        uplinks4 = netlink.default_route_devices(4, nic.link)
+        uplinks6 = netlink.default_route_devices(6, nic.link) if nic.eui64 is not None else ()
     if nic.mode == "bridged" and nic.link and os.path.isdir(f"/sys/class/net/{nic.link}/bridge"):
         bridge_mtu = int(_read(f"/sys/class/net/{nic.link}/mtu") or 0)
     return Facts(

@@ -1,0 +1,114 @@
+"""The few netlink reads the hot path needs, over a plain rtnetlink socket.
+
+Finding a table's uplinks is two route dumps; doing them in process instead
+of running ``ip`` twice saves two process starts on every ifup (pyroute2 would
+cost far more to import than it saves). Writes stay with ``ip -batch``.
+"""
+
+from __future__ import annotations
+
+import _socket  # the C module: ``socket``'s Python layer costs more than this whole file
+import os
+import struct
+
+from snf_network.errors import InputError
+
+NETLINK_ROUTE = 0
+RTM_NEWROUTE, RTM_GETROUTE = 24, 26
+NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+RTA_OIF, RTA_MULTIPATH, RTA_TABLE = 4, 9, 15
+RT_TABLES = {"default": 253, "main": 254, "local": 255}
+RT_TABLE_FILES = ("/etc/iproute2/rt_tables", "/usr/share/iproute2/rt_tables", "/usr/lib/iproute2/rt_tables")
+RT_TABLE_DIRS = ("/etc/iproute2/rt_tables.d", "/usr/share/iproute2/rt_tables.d")
+
+
+def table_id(table: str) -> int:
+    """A routing table's number, from its number or its name in rt_tables (as ``ip`` reads them)."""
+    if table.isdigit():
+        return int(table)
+    if table in RT_TABLES:
+        return RT_TABLES[table]
+    paths = list(RT_TABLE_FILES)
+    for directory in RT_TABLE_DIRS:
+        try:
+            paths += [os.path.join(directory, name) for name in sorted(os.listdir(directory))
+                      if name.endswith(".conf")]
+        except OSError:
+            continue
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                for line in handle:
+                    words = line.split("#", 1)[0].split()
+                    if len(words) >= 2 and words[1] == table and words[0].isdigit():
+                        return int(words[0])
+        except OSError:
+            continue
+    raise InputError(f"LINK: routing table {table!r} is unknown on this node (not in rt_tables)")
+
+
+def default_route_devices(family: int, table: str) -> tuple[str, ...]:
+    """The devices of the default routes of ``table`` (several with ECMP or metrics)."""
+    wanted = table_id(table)
+    af = _socket.AF_INET if family == 4 else _socket.AF_INET6
+    devices: list[str] = []
+    for payload in _dump(struct.pack("BBBBBBBBI", af, 0, 0, 0, 0, 0, 0, 0, 0)):
+        _family, dst_len, _src_len, _tos, rtm_table, _proto, _scope, rtm_type, _flags = struct.unpack_from(
+            "BBBBBBBBI", payload)
+        attributes = _attributes(payload, 12)
+        if RTA_TABLE in attributes:
+            rtm_table = struct.unpack_from("I", attributes[RTA_TABLE])[0]
+        if dst_len != 0 or rtm_table != wanted or rtm_type != 1:  # RTN_UNICAST defaults only
+            continue
+        if RTA_OIF in attributes:
+            devices.append(_name(struct.unpack_from("I", attributes[RTA_OIF])[0]))
+        if RTA_MULTIPATH in attributes:
+            nexthops = attributes[RTA_MULTIPATH]
+            offset = 0
+            while offset + 8 <= len(nexthops):
+                length, _flags, _hops, ifindex = struct.unpack_from("HBBi", nexthops, offset)
+                devices.append(_name(ifindex))
+                offset += max((length + 3) & ~3, 8)
+    return tuple(dict.fromkeys(devices))
+
+
+def _name(ifindex: int) -> str:
+    return str(_socket.if_indextoname(ifindex))
+
+
+def _attributes(payload: bytes, offset: int) -> dict[int, bytes]:
+    found: dict[int, bytes] = {}
+    while offset + 4 <= len(payload):
+        length, kind = struct.unpack_from("HH", payload, offset)
+        if length < 4:
+            break
+        found[kind & 0x7FFF] = payload[offset + 4 : offset + length]
+        offset += (length + 3) & ~3
+    return found
+
+
+def _dump(request: bytes) -> list[bytes]:
+    sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, NETLINK_ROUTE)
+    try:
+        header = struct.pack("IHHII", 16 + len(request), RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
+        sock.sendall(header + request)
+        messages: list[bytes] = []
+        while True:
+            data = sock.recv(65536)
+            offset = 0
+            while offset + 16 <= len(data):
+                length, kind, _flags, _seq, _pid = struct.unpack_from("IHHII", data, offset)
+                if kind == NLMSG_DONE:
+                    return messages
+                if kind == NLMSG_ERROR:
+                    error = -struct.unpack_from("i", data, offset + 16)[0]
+                    if error:
+                        raise OSError(error, os.strerror(error))
+                elif kind == RTM_NEWROUTE:
+                    messages.append(data[offset + 16 : offset + length])
+                offset += (length + 3) & ~3
+            if not data:
+                return messages
+    finally:
+        sock.close()
