@@ -66,6 +66,26 @@ def ifdown(cfg: Config, interface: str) -> bool:
     return True
 
 
+def ifdown_instance(cfg: Config, instance: str) -> list[str]:
+    """Remove what every recorded NIC of ``instance`` holds on this node.
+
+    For hooks: they carry no tap names, and stock Ganeti never runs an ifdown,
+    so the records are the only way to what an instance left behind. A tap
+    name since reused by another instance is recorded under that instance and
+    is not touched. Returns the interfaces cleaned.
+    """
+    cleaned = []
+    with lock.held(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
+        for old in record.load_all(cfg):
+            if old.nic.instance != instance:
+                continue
+            _remove(cfg, old.items)
+            record.delete(cfg, old.interface)
+            cleaned.append(old.interface)
+            log.info(f"{old.interface}: removed {len(old.items)} items of {', '.join(old.features) or 'nothing'}")
+    return cleaned
+
+
 def _apply(cfg: Config, items: list[Item], stale: list[Item], old_items: list[Item]) -> list[Item]:
     """Remove ``stale``, apply ``items``; returns the items as applied (with sysctl history)."""
     _restore_sysctls([item for item in stale if isinstance(item, Sysctl)])

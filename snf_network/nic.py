@@ -91,11 +91,11 @@ class Nic(Value):
     """A NIC of an instance, with what Ganeti said about it."""
 
     __slots__ = ("instance", "mac", "mode", "interface", "ip", "link", "index", "uuid", "name", "vlan", "tags",
-                 "network")
+                 "network", "hypervisor")
 
     def __init__(self, instance: str, mac: str, mode: str, interface: str = "", ip: IPv4Address | None = None,
                  link: str = "", index: int | None = None, uuid: str = "", name: str = "", vlan: str = "",
-                 tags: tuple[str, ...] = (), network: Network | None = None) -> None:
+                 tags: tuple[str, ...] = (), network: Network | None = None, hypervisor: str = "kvm") -> None:
         self.instance, self.mac, self.mode = instance, mac, mode
         self.interface = interface  # host side (tap3, vif5.0); empty in hooks
         self.ip = ip
@@ -103,6 +103,8 @@ class Nic(Value):
         self.index, self.uuid, self.name, self.vlan = index, uuid, name, vlan
         self.tags = tags  # instance tags
         self.network = network if network is not None else Network()
+        # "xen": a netback vif, whose MAC Xen fixes (never changed by us).
+        self.hypervisor = hypervisor
 
     @property
     def eui64(self) -> IPv6Address | None:
@@ -149,20 +151,26 @@ class Nic(Value):
             "NETWORK_SUBNET6": str(net.subnet6 or ""),
             "NETWORK_GATEWAY6": str(net.gateway6 or ""),
             "NETWORK_MAC_PREFIX": net.mac_prefix,
+            "HYPERVISOR": "" if self.hypervisor == "kvm" else self.hypervisor,
         }
         return {key: value for key, value in pairs.items() if value}
 
 
-def from_env(env: Mapping[str, str], interface: str | None = None) -> Nic:
+def from_env(env: Mapping[str, str], interface: str | None = None, hypervisor: str = "") -> Nic:
     """Build the NIC that kvm-ifup (or network/<mode>/up, or a Xen NIC file) describes.
 
-    ``interface`` overrides ``INTERFACE`` (GRNET's Ganeti passes the tap as $1).
+    ``interface`` overrides ``INTERFACE`` (GRNET's Ganeti passes the tap as $1);
+    ``hypervisor`` overrides ``HYPERVISOR`` (our records keep it there; Ganeti
+    exports no such variable to NIC scripts, so it defaults to kvm).
     """
     fields = _Fields(env, prefix="")
     tap = interface if interface else fields.text("INTERFACE")
     if not tap:
         raise InputError("INTERFACE: not set (no network interface given)")
-    return _build(
+    hypervisor = hypervisor or fields.text("HYPERVISOR") or "kvm"
+    if hypervisor not in ("kvm", "xen"):
+        raise InputError(f"HYPERVISOR: expected kvm or xen, got {hypervisor!r}")
+    nic = _build(
         fields,
         interface=interface_name(tap),
         instance=fields.required("INSTANCE"),
@@ -171,6 +179,8 @@ def from_env(env: Mapping[str, str], interface: str | None = None) -> Nic:
         uuid_key="INTERFACE_UUID",
         index_key="INTERFACE_INDEX",
     )
+    nic.hypervisor = hypervisor
+    return nic
 
 
 def from_hook_env(env: Mapping[str, str], index: int) -> Nic:

@@ -12,6 +12,7 @@ import time
 
 from snf_network import nic as nic_module
 from snf_network.config import Config
+from snf_network.errors import SnfNetworkError
 from snf_network.host import files
 from snf_network.nic import Nic
 from snf_network.plan import Item, item_from_dict, item_to_dict
@@ -48,18 +49,23 @@ def path(cfg: Config, interface: str) -> str:
 
 
 def load(cfg: Config, interface: str) -> Record | None:
-    text = files.read(path(cfg, interface))
-    return None if text is None else _parse(text)
+    where = path(cfg, interface)
+    text = files.read(where)
+    return None if text is None else _parse(text, where)
 
 
-def _parse(text: str) -> Record:
-    data = json.loads(text)
-    return Record(
-        nic=nic_module.from_env(data["nic"]),
-        features=list(data["features"]),
-        items=[item_from_dict(item) for item in data["items"]],
-        complete=bool(data.get("complete", True)),
-    )
+def _parse(text: str, where: str) -> Record:
+    try:
+        data = json.loads(text)
+        return Record(
+            nic=nic_module.from_env(data["nic"]),
+            features=list(data["features"]),
+            items=[item_from_dict(item) for item in data["items"]],
+            complete=bool(data.get("complete", True)),
+        )
+    except (ValueError, KeyError, TypeError, SnfNetworkError) as exc:
+        # Never guess what a damaged record meant: an operator must look.
+        raise SnfNetworkError(f"record {where} is damaged ({exc}); check it, then remove it") from None
 
 
 def save(cfg: Config, record: Record) -> None:
@@ -78,7 +84,8 @@ def load_all(cfg: Config) -> list[Record]:
     records = []
     for name in names:
         if name.endswith(".json"):
-            text = files.read(os.path.join(cfg.STATE_DIR, name))
+            where = os.path.join(cfg.STATE_DIR, name)
+            text = files.read(where)
             if text is not None:
-                records.append(_parse(text))
+                records.append(_parse(text, where))
     return records

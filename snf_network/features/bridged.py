@@ -23,7 +23,8 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
     if not facts.bridge_mtu:
         raise InputError(f"LINK: bridge {nic.link} does not exist on this node")
     address = ""
-    if facts.interface_mac and not facts.interface_mac.startswith("fe:"):
+    # Xen's netback vifs already carry fe:ff:ff:ff:ff:ff.
+    if nic.hypervisor == "kvm" and facts.interface_mac and not facts.interface_mac.startswith("fe:"):
         address = "fe:" + facts.interface_mac[3:]
     result.derived.update(BRIDGE=nic.link, INDEV=nic.link)
     result.add(Link(nic.interface, address=address, mtu=facts.bridge_mtu, master=nic.link))

@@ -28,9 +28,9 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
         return
     # One MAC for every routed tap on every node: the VM's neighbour entry for
     # its gateway (and the tap's link-local fe80::ce47:52ff:fe4e:4554, its IPv6
-    # router) stay valid across migrations.
+    # router) stay valid across migrations. Xen fixes its vifs' MACs itself.
     result.add(
-        Link(tap, address=cfg.TAP_CONSTANT_MAC),
+        Link(tap, address=cfg.TAP_CONSTANT_MAC if nic.hypervisor == "kvm" else ""),
         Sysctl(f"net/ipv4/conf/{tap}/proxy_arp", "1"),
         # Proxy ARP replies wait up to 0.8 s by default so that a real owner
         # on a shared segment can answer first; a tap has no other owner.
