@@ -4,6 +4,7 @@
     snf-network status [-v] [INTERFACE ...]              what is recorded per interface
     snf-network up [--env-file FILE] [KEY=VALUE ...]     bring a NIC up, as kvm-vif-bridge
     snf-network down INTERFACE                           undo what the record lists
+    snf-network dns show|sync INSTANCE                   the DNS records of an instance (docs/dns.md)
 """
 
 from __future__ import annotations
@@ -131,6 +132,15 @@ def down_command(obj: Context, interface: str) -> None:
     log.context(interface=name)
     if not engine.ifdown(obj.cfg, name):
         click.echo(f"{name}: nothing recorded")
+
+
+def _register_subgroups() -> None:
+    from snf_network.entry.dns_cli import dns
+
+    cli.add_command(dns)
+
+
+_register_subgroups()
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
