@@ -1,0 +1,287 @@
+"""The Debian package: built from this tree by dpkg-buildpackage, it puts the
+programs where Ganeti looks for them, ships the default configuration as a
+conffile, and its programs run from the package's own files.
+
+The package is built once per module, in a copy of the tree (what git tracks
+plus untracked files it does not ignore), so the build leaves nothing in the
+repository. It takes a few seconds; everything runs as root with Debian's own
+/usr/bin/python3 and a plain PATH (no pyenv, no virtual environment).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.deb
+
+ROOT = Path(__file__).resolve().parents[2]
+SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+PYTHON = "/usr/bin/python3"
+BUILD_TIMEOUT = 300
+
+PROGRAMS = ("kvm-vif-bridge", "kvm-ifdown-custom", "snf-network-dnshook", "snf-network")
+
+# Where Ganeti (and later Xen) looks -> the program in /usr/bin it must reach.
+# vif-custom (/etc/xen/scripts/vif-custom) and snf-network-hook
+# (/etc/ganeti/hooks/instance-*-post.d/snf-network-hook) belong here once they
+# exist: see debian/snf-network.links.
+GANETI_LINKS = {
+    "/etc/ganeti/kvm-vif-bridge": "kvm-vif-bridge",
+    "/etc/ganeti/kvm-ifup-custom": "kvm-vif-bridge",
+    "/etc/ganeti/kvm-ifdown-custom": "kvm-ifdown-custom",
+    **{f"/etc/ganeti/network/{mode}/{action}": "kvm-vif-bridge"
+       for mode in ("routed", "bridged") for action in ("up", "down")},
+    **{f"/etc/ganeti/hooks/instance-{op}-post.d/snf-network-dnshook": "snf-network-dnshook"
+       for op in ("add", "modify", "rename", "remove")},
+}
+DIRECTORIES = (
+    "/var/lib/snf-network",
+    *(f"/etc/ganeti/hooks/instance-{op}-post.d" for op in ("add", "modify", "rename", "remove")),
+)
+CONFFILES = ("/etc/default/snf-network", "/etc/logrotate.d/00-snf-network")
+HOOK_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")  # what Ganeti's hooks runner accepts
+
+NIC = {
+    "INSTANCE": "vm1.example.org", "MAC": "aa:00:00:12:34:56", "MODE": "routed", "INTERFACE": "tap3",
+    "IP": "192.0.2.10", "LINK": "main", "NETWORK_TAGS": "nfdhcpd",
+    "NETWORK_SUBNET": "192.0.2.0/24", "NETWORK_GATEWAY": "192.0.2.1",
+}
+
+
+@dataclass
+class Entry:
+    kind: str  # first character of the mode: "-", "d" or "l"
+    mode: str
+    target: str  # symlink target, else ""
+
+
+@dataclass
+class Package:
+    deb: Path
+    source: Path  # the copied tree it was built from
+    root: Path  # the package extracted with dpkg-deb -x
+    entries: dict[str, Entry]
+
+
+def _run(args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
+         timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=cwd, env=env, timeout=timeout, capture_output=True, text=True, check=False)
+
+
+def _build_env(home: Path) -> dict[str, str]:
+    # Nothing from the caller's environment: a virtual environment's or pyenv's
+    # python3 on PATH, or a PYTHONPATH, would build against the wrong Python.
+    return {"PATH": SYSTEM_PATH, "HOME": str(home), "LC_ALL": "C.UTF-8"}
+
+
+def _copy_tree(destination: Path) -> None:
+    listed = _run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+    if listed.returncode != 0:
+        pytest.skip(f"deb test skipped: cannot list the tree with git: {listed.stderr.strip()}")
+    for name in listed.stdout.split("\0"):
+        if not name or name == ".venv" or name.startswith(".venv/"):
+            continue
+        source = ROOT / name
+        if not os.path.lexists(source):
+            continue  # tracked, but deleted in the working tree
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+def _contents(deb: Path) -> dict[str, Entry]:
+    listing = _run(["dpkg-deb", "-c", str(deb)])
+    assert listing.returncode == 0, listing.stderr
+    entries = {}
+    for line in listing.stdout.splitlines():
+        mode, _owner, _size, _date, _time, name = line.split(None, 5)
+        name, _, target = name.partition(" -> ")
+        path = name.removeprefix(".").rstrip("/") or "/"
+        entries[path] = Entry(mode[0], mode, target)
+    return entries
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Package]:
+    if os.geteuid() != 0:
+        pytest.skip("deb test skipped: needs root (run it as tools/test.sh does)")
+    for tool in ("git", "dpkg-buildpackage", "dpkg-checkbuilddeps", "dpkg-deb"):
+        if shutil.which(tool, path=SYSTEM_PATH) is None:
+            pytest.skip(f"deb test skipped: {tool} is missing (tools/setup.sh installs dpkg-dev)")
+    if not os.access(PYTHON, os.X_OK):
+        pytest.skip(f"deb test skipped: {PYTHON} is missing")
+    base = tmp_path_factory.mktemp("deb")
+    source = base / "src"  # dpkg-buildpackage writes the .deb into the parent
+    source.mkdir()
+    _copy_tree(source)
+    env = _build_env(base)
+    deps = _run(["dpkg-checkbuilddeps"], cwd=source, env=env)
+    if deps.returncode != 0:
+        pytest.skip(f"deb test skipped: {deps.stderr.strip() or deps.stdout.strip()} (run tools/setup.sh)")
+    build = _run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=source, env=env, timeout=BUILD_TIMEOUT)
+    output = build.stdout + build.stderr
+    assert build.returncode == 0, f"dpkg-buildpackage failed:\n{output[-4000:]}"
+    debs = sorted(base.glob("snf-network_*_all.deb"))
+    assert len(debs) == 1, f"expected one snf-network .deb in {base}, found {debs}\n{output[-2000:]}"
+    root = base / "root"
+    extract = _run(["dpkg-deb", "-x", str(debs[0]), str(root)])
+    assert extract.returncode == 0, extract.stderr
+    yield Package(debs[0], source, root, _contents(debs[0]))
+
+
+def _inside(package: Package, path: str) -> Path:
+    """``path`` as installed, inside the extracted package."""
+    return package.root / path.lstrip("/")
+
+
+def test_programs_are_in_usr_bin(package: Package) -> None:
+    for program in PROGRAMS:
+        entry = package.entries.get(f"/usr/bin/{program}")
+        assert entry is not None, f"/usr/bin/{program} is not in the package"
+        assert entry.kind == "-" and entry.mode[3] == "x", f"/usr/bin/{program}: {entry.mode}"
+    assert "/usr/lib/python3/dist-packages/snf_network/__init__.py" in package.entries
+
+
+def test_links_where_ganeti_looks(package: Package) -> None:
+    for path, program in GANETI_LINKS.items():
+        entry = package.entries.get(path)
+        assert entry is not None, f"{path} is not in the package"
+        # A symlink, not a conffile: see docs/install.md.
+        assert entry.kind == "l", f"{path} should be a symlink, is {entry.mode}"
+        assert entry.target == f"/usr/bin/{program}", f"{path} -> {entry.target}, expected /usr/bin/{program}"
+        if "/hooks/" in path:
+            assert HOOK_NAME.match(os.path.basename(path)), f"Ganeti would skip the hook {path}"
+
+
+def test_directories(package: Package) -> None:
+    for path in DIRECTORIES:
+        entry = package.entries.get(path)
+        assert entry is not None and entry.kind == "d", f"directory {path} is not in the package"
+
+
+def test_conffiles(package: Package) -> None:
+    shown = _run(["dpkg-deb", "-I", str(package.deb), "conffiles"])
+    assert shown.returncode == 0, shown.stderr
+    conffiles = shown.stdout.split()
+    for path in CONFFILES:
+        assert path in conffiles, f"{path} is not a conffile: {conffiles}"
+        assert package.entries[path].kind == "-"
+    assert not [path for path in conffiles if path.startswith("/etc/ganeti/")], conffiles
+    # The shipped defaults are debian/snf-network.default, unchanged.
+    shipped = _inside(package, "/etc/default/snf-network").read_bytes()
+    assert shipped == (package.source / "debian" / "snf-network.default").read_bytes()
+
+
+def test_control_fields(package: Package) -> None:
+    fields = _run(["dpkg-deb", "-f", str(package.deb), "Package", "Version", "Architecture", "Depends"])
+    assert fields.returncode == 0, fields.stderr
+    control = dict(line.split(": ", 1) for line in fields.stdout.splitlines())
+    assert control["Package"] == "snf-network"
+    assert control["Architecture"] == "all"
+    depends = control["Depends"]
+    for needed in ("python3-click (>= 8.1.3)", "python3-dnspython (>= 2.3.0)", "iproute2", "nftables"):
+        assert needed in depends, f"Depends lacks {needed}: {depends}"
+    # debian/changelog and snf_network.__version__ name the same release.
+    init = _inside(package, "/usr/lib/python3/dist-packages/snf_network/__init__.py").read_text()
+    assert f'__version__ = "{control["Version"]}"' in init, f"Version {control['Version']} vs {init}"
+
+
+def _resolve(package: Package, path: str) -> Path:
+    """Follow a symlink of the package inside the extracted tree."""
+    link = _inside(package, path)
+    target = os.readlink(link)
+    return _inside(package, target) if target.startswith("/") else link.parent / target
+
+
+def _program_env(package: Package, tmp_path: Path) -> dict[str, str]:
+    config = tmp_path / "snf-network.conf"
+    config.write_text(
+        f"STATE_DIR={tmp_path}/state\n"
+        f"LOCK_FILE={tmp_path}/snf-network.lock\n"
+        f"LOGFILE={tmp_path}/snf-network.log\n"
+        f"NFDHCPD_STATE_DIR={tmp_path}/nfdhcpd\n"
+        "SYSLOG=no\n",
+        encoding="utf-8",
+    )
+    return {
+        "PATH": SYSTEM_PATH,
+        "LC_ALL": "C.UTF-8",
+        "PYTHONPATH": str(_inside(package, "/usr/lib/python3/dist-packages")),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "SNF_NETWORK_CONFIG": str(config),
+    }
+
+
+def test_plan_runs_from_the_package(package: Package, tmp_path: Path) -> None:
+    env = _program_env(package, tmp_path)
+    # cwd: python -c puts the working directory first on sys.path, and ours may hold the source tree.
+    where = _run([PYTHON, "-c", "import snf_network; print(snf_network.__file__)"], cwd=tmp_path, env=env)
+    assert where.stdout.startswith(str(package.root)), f"imported from {where.stdout}{where.stderr}"
+    plan = _run([PYTHON, str(_inside(package, "/usr/bin/snf-network")), "plan"], cwd=tmp_path, env={**env, **NIC},
+                timeout=60)
+    assert plan.returncode == 0, f"snf-network plan exited {plan.returncode}:\n{plan.stdout}{plan.stderr}"
+    binding = tmp_path / "nfdhcpd" / "tap3"
+    assert f"file {binding}" in plan.stdout, plan.stdout
+    assert "IP=192.0.2.10" in plan.stdout, plan.stdout
+    assert not binding.exists(), "plan must change nothing"
+
+
+def test_ganeti_paths_reach_the_programs(package: Package, tmp_path: Path) -> None:
+    for path, program in GANETI_LINKS.items():
+        resolved = _resolve(package, path)
+        assert resolved == _inside(package, f"/usr/bin/{program}"), f"{path} resolves to {resolved}"
+        assert os.access(resolved, os.X_OK), f"{path}: {resolved} is not executable"
+    # Run kvm-vif-bridge the way Ganeti 2.x does (through /etc/ganeti/kvm-vif-bridge,
+    # environment only), with an ACTION it must refuse before touching the host.
+    env = {**_program_env(package, tmp_path), **NIC, "ACTION": "sideways"}
+    bridge = _resolve(package, "/etc/ganeti/kvm-vif-bridge")
+    run = _run([PYTHON, str(bridge)], cwd=tmp_path, env=env, timeout=60)
+    assert run.returncode != 0 and "ACTION" in run.stderr, f"exit {run.returncode}: {run.stdout}{run.stderr}"
+    assert "kvm-vif-bridge" in run.stderr, run.stderr
+
+
+# Debian's ganeti package's /etc/logrotate.d/ganeti (3.0.2-3), paths moved under tmp.
+GANETI_LOGROTATE = """\
+{logdir}/*.log {{
+        weekly
+        missingok
+        rotate 52
+        notifempty
+        compress
+        delaycompress
+        create 640
+        sharedscripts
+        su root root
+        postrotate
+                true
+        endscript
+}}
+"""
+
+
+def test_logrotate_next_to_ganeti(package: Package, tmp_path: Path) -> None:
+    logrotate = shutil.which("logrotate", path=SYSTEM_PATH)
+    if logrotate is None:
+        pytest.skip("logrotate check skipped: logrotate is not installed")
+    logdir = tmp_path / "log"
+    confdir = tmp_path / "logrotate.d"
+    logdir.mkdir()
+    confdir.mkdir()
+    (logdir / "snf-network.log").write_text("a line\n")
+    (logdir / "node-daemon.log").write_text("a line\n")
+    ours = _inside(package, "/etc/logrotate.d/00-snf-network").read_text()
+    assert "/var/log/ganeti/snf-network.log {" in ours
+    (confdir / "00-snf-network").write_text(ours.replace("/var/log/ganeti", str(logdir)))
+    (confdir / "ganeti").write_text(GANETI_LOGROTATE.format(logdir=logdir))
+    main = tmp_path / "logrotate.conf"
+    main.write_text(f"include {confdir}\n")
+    run = _run([logrotate, "-d", "-s", str(tmp_path / "state"), str(main)], env={"PATH": SYSTEM_PATH})
+    assert run.returncode == 0 and "error" not in run.stderr, run.stderr
