@@ -47,6 +47,11 @@ class Config:
     MAC_MASK: str = "ff:ff:f0:00:00:00"
     TAP_CONSTANT_MAC: str = "cc:47:52:4e:45:54"
     LOCK_TIMEOUT: float = 60.0
+    # What a NIC may send in an address family Ganeti gave it no address in:
+    # "dhcp-only" (IPv4: only DHCP; IPv6: only link-local and DAD) or "any".
+    NIC_WITHOUT_IP: str = "dhcp-only"
+    # The operator's firewall profiles (added to, or replacing, the built-in ones).
+    FIREWALL_PROFILES: str = "/etc/snf-network/firewall-profiles"
     SYSLOG: bool = True
     DEBUG: bool = False
     # Network tags.
@@ -234,7 +239,7 @@ def _build(values: dict[str, str], unknown: tuple[str, ...], origin: str) -> Con
 
 _ABSOLUTE_PATHS = {"STATE_DIR", "LOCK_FILE", "NFDHCPD_STATE_DIR", "GANETI_NIC_DIR", "KERBEROS_KEYTAB",
                    "KERBEROS_TICKET", "SSCONF_DIR"}
-_OPTIONAL_PATHS = {"LOGFILE", "IFUP_EXTRA_SCRIPT", "KEYFILE"}
+_OPTIONAL_PATHS = {"LOGFILE", "IFUP_EXTRA_SCRIPT", "KEYFILE", "FIREWALL_PROFILES"}
 _QUEUES = {"NFDHCPD_DHCP_QUEUE", "NFDHCPD_RS_QUEUE", "NFDHCPD_NS_QUEUE", "NFDHCPD_DHCPV6_QUEUE"}
 _DNS_LABELS = re.compile(r"(?=.{1,253}\.?$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)"
                          r"(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?")
@@ -290,6 +295,10 @@ def _convert(key: str, raw: str) -> object:
         if raw and not _DNS_LABELS.fullmatch(raw):
             raise ValueError("not a DNS zone name")
         return raw.rstrip(".")
+    if key == "NIC_WITHOUT_IP":
+        if raw not in ("dhcp-only", "any"):
+            raise ValueError("expected dhcp-only or any")
+        return raw
     if key == "NODE_NAME":
         if raw and not _DNS_LABELS.fullmatch(raw):
             raise ValueError("not a host name")

@@ -20,7 +20,7 @@ from snf_network.plan import BindingFile, Item, NftElement, Plan, Sysctl, descri
 
 def plan(nic: Nic, cfg: Config) -> Plan:
     """What ``nic`` would get on this host (reads the host, changes nothing)."""
-    facts = probe.facts(nic, cfg.IP_LESS_ROUTED_TAG)
+    facts = probe.facts(nic, cfg)
     result = features.plan(nic, cfg, facts)
     if not facts.interface_exists:
         result.notes.append(f"interface {nic.interface} does not exist on this host")
@@ -28,7 +28,7 @@ def plan(nic: Nic, cfg: Config) -> Plan:
 
 
 def ifup(nic: Nic, cfg: Config) -> Plan:
-    facts = probe.facts(nic, cfg.IP_LESS_ROUTED_TAG)
+    facts = probe.facts(nic, cfg)
     if not facts.interface_exists:
         raise InputError(f"INTERFACE: {nic.interface} does not exist on this host")
     wanted = features.plan(nic, cfg, facts)

@@ -104,15 +104,17 @@ class Announce(Value):
 class Facts(Value):
     """What the engine read from the host before planning (features stay pure)."""
 
-    __slots__ = ("interface_exists", "interface_mac", "uplinks4", "uplinks6", "bridge_mtu")
+    __slots__ = ("interface_exists", "interface_mac", "uplinks4", "uplinks6", "bridge_mtu", "profiles")
 
     def __init__(self, interface_exists: bool = True, interface_mac: str = "", uplinks4: tuple[str, ...] = (),
-                 uplinks6: tuple[str, ...] = (), bridge_mtu: int = 0) -> None:
+                 uplinks6: tuple[str, ...] = (), bridge_mtu: int = 0,
+                 profiles: tuple[str, ...] = ("protected", "limited", "unprotected")) -> None:
         self.interface_exists = interface_exists
         self.interface_mac = interface_mac
         self.uplinks4 = uplinks4  # devices of the default routes in table LINK
         self.uplinks6 = uplinks6
         self.bridge_mtu = bridge_mtu  # 0: LINK is not a bridge on this host
+        self.profiles = profiles  # firewall profiles defined on this host
 
 
 class Plan:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 VENV_BIN = Path(sys.executable).parent
+FRAMES = Path(__file__).with_name("frames.py")
 TABLE = "100"
 SUBNET = "192.0.2.0/24"
 GATEWAY = "192.0.2.1"
@@ -64,6 +65,15 @@ class Capture:
     def result(self) -> str:
         output, _ = self.process.communicate(timeout=10)
         return output
+
+
+@dataclass
+class Sniffer:
+    process: subprocess.Popen[str]
+
+    def frames(self) -> list[bytes]:
+        output, _ = self.process.communicate(timeout=30)
+        return [bytes.fromhex(line) for line in output.split()]
 
 
 @dataclass
@@ -223,6 +233,27 @@ class Lab:
         assert process.stderr is not None
         process.stderr.readline()  # "listening on ...": the capture is armed
         return Capture(process)
+
+    def bridge(self, name: str = "br0", address: str = "") -> str:
+        """A bridge in the node (with an address of the host's on it, when given)."""
+        self.ns(self.node, "ip", "link", "add", name, "type", "bridge")
+        self.ns(self.node, "ip", "link", "set", name, "up")
+        if address:
+            self.ns(self.node, "ip", "addr", "add", address, "dev", name)
+        return name
+
+    def sniff(self, namespace: str, interface: str, seconds: float = 1.5) -> Sniffer:
+        """Capture every frame ``interface`` receives for ``seconds`` (tests/frames.py)."""
+        process = subprocess.Popen(
+            ["ip", "netns", "exec", namespace, sys.executable, str(FRAMES), "sniff", interface, str(seconds)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stderr is not None
+        assert process.stderr.readline().strip() == "ready"
+        return Sniffer(process)
+
+    def send_frames(self, namespace: str, interface: str, frames: list[bytes]) -> None:
+        sh("ip", "netns", "exec", namespace, sys.executable, str(FRAMES), "send", interface,
+           *(frame.hex() for frame in frames))
 
     # -- reading the node ---------------------------------------------------
     def node_state(self, interface: str) -> dict[str, list[str]]:

@@ -8,7 +8,7 @@ the features run.
 from __future__ import annotations
 
 from snf_network.errors import InputError
-from snf_network.features import bridged, nfdhcpd, routed
+from snf_network.features import antispoof, bridged, firewall, mac_filter, nfdhcpd, routed
 from snf_network.plan import Plan
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 FEATURES: tuple[tuple[str, ModuleType], ...] = (
     ("routed", routed),
     ("bridged", bridged),
+    ("antispoof", antispoof),
+    ("mac_filter", mac_filter),
+    ("firewall", firewall),
     ("nfdhcpd", nfdhcpd),
 )
 

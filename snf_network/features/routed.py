@@ -5,8 +5,9 @@ has no address in the VM's network: a policy rule sends the tap's traffic to
 table LINK, host routes in LINK lead back to the tap, the host answers ARP on
 the tap (proxy ARP) and NDP for the VM on the uplink (a proxy entry), its own
 ARP requests to the VM carry the network's gateway as sender, and anything the
-VM sends from an address that is not its own is dropped. A plain routed NIC
-(no tag) gets what Ganeti's own kvm-ifup gives it: rule, host route, proxy ARP.
+VM sends from an address that is not its own is dropped (features/antispoof.py).
+A plain routed NIC (no tag) gets what Ganeti's own kvm-ifup gives it: rule,
+host route, proxy ARP.
 """
 
 from __future__ import annotations
@@ -37,9 +38,6 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
         Sysctl(f"net/ipv4/neigh/{tap}/proxy_delay", "0"),
         # The host routes for the VM; it must not configure itself from the VM's RAs.
         Sysctl(f"net/ipv6/conf/{tap}/accept_ra", "0"),
-        # Anti-spoofing: membership in @guarded turns the source checks on.
-        NftElement("inet", "guarded", f'"{tap}"'),
-        NftElement("inet", "ip6_ok", f'"{tap}" . {nic.link_local}'),
     )
     _ipv4(nic, facts, result)
     _ipv6(nic, facts, result)
@@ -65,13 +63,12 @@ def _ipv4(nic: Nic, facts: Facts, result: Plan) -> None:
     missing = [name for name, value in (("IP", nic.ip), ("NETWORK_GATEWAY", gateway), ("LINK", nic.link))
                if not value]
     if missing or nic.ip is None or gateway is None:
-        result.notes.append(f"IPv4 skipped: {', '.join(missing)} not set; only DHCP passes from the VM")
+        result.notes.append(f"IPv4 skipped: {', '.join(missing)} not set")
         return
     result.add(
         Rule(4, tap, nic.link),
         Route(4, f"{nic.ip}/32", tap, nic.link),
         NftElement("arp", "gateway", f'"{tap}" : {gateway}'),
-        NftElement("inet", "ip4_ok", f'"{tap}" . {nic.ip}'),
     )
     if not facts.uplinks4:
         result.notes.append(f"no IPv4 default route in table {nic.link}: no gratuitous ARP")
@@ -86,7 +83,7 @@ def _ipv6(nic: Nic, facts: Facts, result: Plan) -> None:
     subnet6 = nic.network.subnet6
     if address is None:
         reason = "NETWORK_SUBNET6 not set" if subnet6 is None else f"{subnet6} is not a /64"
-        result.notes.append(f"IPv6 skipped: {reason}; only link-local IPv6 passes from the VM")
+        result.notes.append(f"IPv6 skipped: {reason}")
         return
     if not nic.link:
         result.notes.append("IPv6 skipped: LINK not set")
@@ -95,7 +92,6 @@ def _ipv6(nic: Nic, facts: Facts, result: Plan) -> None:
     result.add(
         Rule(6, tap, nic.link),
         Route(6, f"{address}/128", tap, nic.link),
-        NftElement("inet", "ip6_ok", f'"{tap}" . {address}'),
     )
     if not facts.uplinks6:
         result.notes.append(f"no IPv6 default route in table {nic.link}: no proxy NDP entry")

@@ -18,19 +18,20 @@ from __future__ import annotations
 import binascii
 import re
 
-from snf_network import log
+from snf_network import log, profiles
 from snf_network.config import Config
 from snf_network.errors import CommandError
 from snf_network.host.run import run
 from snf_network.plan import NftElement
 
 TABLE = "snf"
+# Firewall profiles as (name, rule lines) pairs: snf_network/profiles.py.
+Profiles = tuple[tuple[str, tuple[str, ...]], ...]
 
 
-def ruleset(cfg: Config, with_queues: bool = True) -> str:
+def ruleset(cfg: Config, profile_rules: Profiles, with_queues: bool = True) -> str:
     """The rules, independent of any NIC (their per-port data lives in sets)."""
-    queues = ""
-    bridge_queues = ""
+    queues = bridge_queues = ""
     if with_queues:
         # nfdhcpd answers these itself; it finds the client by the tap the
         # packet came in on (its physindev or indev).
@@ -41,33 +42,51 @@ def ruleset(cfg: Config, with_queues: bool = True) -> str:
     iifname @dhcp_ports udp dport 547 queue num {cfg.NFDHCPD_DHCPV6_QUEUE}"""
         bridge_queues = f"""
     iifname @dhcp_ports udp dport 67 queue num {cfg.NFDHCPD_DHCP_QUEUE}"""
+    chains = "".join(_profile_chain(name, lines) for name, lines in profile_rules)
+    marks = ", ".join(f"0x{profiles.mark(name):08x} : jump {profiles.chain(name)}" for name, _ in profile_rules)
     return f"""\
 table inet {TABLE} {{
-  # Ports whose source addresses are checked, and the addresses each may use.
-  set guarded {{ type ifname; }}
-  set ip4_ok {{ type ifname . ipv4_addr; }}
-  set ip6_ok {{ type ifname . ipv6_addr; }}
+  # Routed taps: who they are, and what each may send as (features/antispoof.py).
+{_PORT_SETS}
   set dhcp_ports {{ type ifname; }}
+  map profile_port {{ type ifname : verdict; }}
 
   chain antispoof {{
     type filter hook prerouting priority raw; policy accept;
     iifname != @guarded return
-    # DHCP before the VM has an address.
-    ip saddr 0.0.0.0 udp sport 68 udp dport 67 return
-    iifname . ip saddr != @ip4_ok counter drop
-    # Duplicate address detection and MLD before the VM has an address.
-    ip6 saddr :: icmpv6 type {{ nd-neighbor-solicit, mld2-listener-report }} return
-    iifname . ip6 saddr != @ip6_ok counter drop
+    iifname . ether saddr != @mac_ok drop
+{_FROM_VM_L3}
   }}
 
   chain nfdhcpd {{
     type filter hook prerouting priority mangle; policy accept;{queues}
   }}
-}}
+
+  # Firewall profiles for traffic towards a NIC: routed taps by output
+  # interface, bridged ports by the mark the bridge table set for them.
+  chain profiles {{
+    type filter hook forward priority filter; policy accept;
+    oifname vmap @profile_port
+    meta mark vmap {{ {marks} }}
+  }}
+{chains}}}
 table arp {TABLE} {{
+  set guarded {{ type ifname; }}
+  set mac_ok {{ type ifname . ether_addr; }}
+  set ip4_ok {{ type ifname . ipv4_addr; }}
+  set any4 {{ type ifname; }}
   # The host's ARP requests to a routed VM carry the network's gateway as
   # sender, as if the gateway asked (the original's arptables mangle).
   map gateway {{ type ifname : ipv4_addr; }}
+
+  chain input {{
+    type filter hook input priority filter; policy accept;
+    iifname != @guarded return
+    iifname . arp saddr ether != @mac_ok drop
+    arp saddr ip 0.0.0.0 accept
+    iifname @any4 accept
+    iifname . arp saddr ip != @ip4_ok drop
+  }}
 
   chain output {{
     type filter hook output priority filter; policy accept;
@@ -75,18 +94,85 @@ table arp {TABLE} {{
   }}
 }}
 table bridge {TABLE} {{
+  # Bridged ports: the same checks, at layer 2.
+{_PORT_SETS}
   set dhcp_ports {{ type ifname; }}
+  # private-filtered ports, and the MAC range their frames must come from.
+  set filtered {{ type ifname; }}
+  set prefix_ok {{ type ifname . ether_addr; flags interval; }}
+  map profile_mark {{ type ifname : mark; }}
+
+  chain antispoof {{
+    type filter hook prerouting priority -200; policy accept;
+    iifname != @guarded return
+    iifname . ether saddr != @mac_ok drop
+    # QEMU announces a migrated VM with RARP, from the VM's own MAC.
+    ether type 0x8035 accept
+    ether type arp iifname . arp saddr ether != @mac_ok drop
+    ether type arp arp saddr ip 0.0.0.0 accept
+    ether type arp iifname @any4 accept
+    ether type arp iifname . arp saddr ip != @ip4_ok drop
+{_FROM_VM_L3}
+  }}
 
   chain nfdhcpd {{
     type filter hook prerouting priority filter; policy accept;{bridge_queues}
+  }}
+
+  # Every frame leaving towards a private-filtered port, whether forwarded
+  # or sent by the host, flooded or not, must come from its network's MACs.
+  chain isolation {{
+    type filter hook postrouting priority filter; policy accept;
+    oifname @filtered oifname . ether saddr != @prefix_ok drop
+  }}
+
+  # Before br_netfilter (priority 0) hands the packet to the inet hooks.
+  chain profile_marks {{
+    type filter hook forward priority -100; policy accept;
+    meta mark set oifname map @profile_mark
   }}
 }}
 """
 
 
-def marker(cfg: Config) -> str:
+_PORT_SETS = """\
+  set guarded { type ifname; }
+  set mac_ok { type ifname . ether_addr; }
+  set ip4_ok { type ifname . ipv4_addr; }
+  set ip6_ok { type ifname . ipv6_addr; }
+  set any4 { type ifname; }
+  set any6 { type ifname; }
+  set nd_ok { typeof iifname . @th,64,128; }"""
+
+# What a VM may send at layer 3, for the inet (routed) and bridge (bridged)
+# antispoof chains alike; features/antispoof.py fills the sets.
+_FROM_VM_L3 = """\
+    # No DHCP or DHCPv6 server and no router advertisements from a VM.
+    udp sport 67 udp dport 68 drop
+    udp sport 547 udp dport 546 drop
+    icmpv6 type nd-router-advert drop
+    ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept
+    meta protocol ip iifname != @any4 iifname . ip saddr != @ip4_ok drop
+    icmpv6 type nd-neighbor-advert iifname != @any6 iifname . @th,64,128 != @nd_ok drop
+    ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report } accept
+    meta protocol ip6 iifname != @any6 iifname . ip6 saddr != @ip6_ok drop"""
+
+
+def _profile_chain(name: str, lines: tuple[str, ...]) -> str:
+    body = "".join(f"    {line}\n" for line in lines)
+    return f"""
+  chain {profiles.chain(name)} {{
+    ct state established,related accept
+    ct state invalid drop
+    meta l4proto {{ icmp, ipv6-icmp }} accept
+{body}    drop
+  }}
+"""
+
+
+def marker(cfg: Config, profile_rules: Profiles) -> str:
     # Any change of the text changes the name; no security rests on it.
-    return f"ruleset_{binascii.crc32(ruleset(cfg).encode()):08x}"
+    return f"ruleset_{binascii.crc32(ruleset(cfg, profile_rules).encode()):08x}"
 
 
 def element_commands(add: list[NftElement], remove: list[NftElement]) -> list[str]:
@@ -106,29 +192,30 @@ def element_commands(add: list[NftElement], remove: list[NftElement]) -> list[st
 
 def apply(cfg: Config, add: list[NftElement], remove: list[NftElement]) -> None:
     """Apply element changes in one transaction, loading the ruleset first if needed."""
+    profile_rules = tuple(profiles.load(cfg.FIREWALL_PROFILES).items())
     changes = element_commands(add, remove)
-    fast = [f"flush chain inet {TABLE} {marker(cfg)}", *changes]
+    fast = [f"flush chain inet {TABLE} {marker(cfg, profile_rules)}", *changes]
     result = run(["nft", "-f", "-"], "\n".join(fast) + "\n", check=False)
     if result.returncode == 0:
         return
-    load_ruleset(cfg, changes)
+    load_ruleset(cfg, profile_rules, changes)
 
 
-def load_ruleset(cfg: Config, changes: list[str] | None = None) -> None:
+def load_ruleset(cfg: Config, profile_rules: Profiles, changes: list[str] | None = None) -> None:
     """(Re)load our rules, keeping every set's elements, plus ``changes``, atomically."""
-    mark = marker(cfg)
+    mark = marker(cfg, profile_rules)
     stale = [name for name in _marker_chains() if name != mark]
     head = [f"add table {family} {TABLE}" for family in ("inet", "arp", "bridge")]
     head += [f"flush table {family} {TABLE}" for family in ("inet", "arp", "bridge")]
     head += [f"delete chain inet {TABLE} {name}" for name in stale]
     tail = [f"add chain inet {TABLE} {mark}", *(changes or [])]
-    script = "\n".join([*head, ruleset(cfg), *tail]) + "\n"
+    script = "\n".join([*head, ruleset(cfg, profile_rules), *tail]) + "\n"
     result = run(["nft", "-f", "-"], script, check=False)
     if result.returncode == 0:
         return
     # Kernels without nft_queue (CONFIG_NFT_QUEUE unset) refuse the queue
     # rules; everything else still works, nfdhcpd just gets no packets.
-    without = "\n".join([*head, ruleset(cfg, with_queues=False), *tail]) + "\n"
+    without = "\n".join([*head, ruleset(cfg, profile_rules, with_queues=False), *tail]) + "\n"
     if run(["nft", "-f", "-"], without, check=False).returncode == 0:
         log.warning("this kernel cannot queue packets from nftables (nft_queue): "
                     "nfdhcpd will receive no DHCP, RS, NS or DHCPv6 packets")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from snf_network import profiles
+from snf_network.config import Config
 from snf_network.host import netlink
 from snf_network.nic import Nic
 from snf_network.plan import Facts
@@ -17,13 +19,13 @@ def _read(path: str) -> str:
         return ""
 
 
-def facts(nic: Nic, ip_less_routed_tag: str) -> Facts:
+def facts(nic: Nic, cfg: Config) -> Facts:
     tap = nic.interface
     exists = os.path.exists(f"/sys/class/net/{tap}")
     uplinks4: tuple[str, ...] = ()
     uplinks6: tuple[str, ...] = ()
     bridge_mtu = 0
-    if nic.mode == "routed" and nic.link and nic.has_tag(ip_less_routed_tag):
+    if nic.mode == "routed" and nic.link and nic.has_tag(cfg.IP_LESS_ROUTED_TAG):
         uplinks4 = netlink.default_route_devices(4, nic.link)
         uplinks6 = netlink.default_route_devices(6, nic.link) if nic.eui64 is not None else ()
     if nic.mode == "bridged" and nic.link and os.path.isdir(f"/sys/class/net/{nic.link}/bridge"):
@@ -34,4 +36,5 @@ def facts(nic: Nic, ip_less_routed_tag: str) -> Facts:
         uplinks4=uplinks4,
         uplinks6=uplinks6,
         bridge_mtu=bridge_mtu,
+        profiles=tuple(profiles.load(cfg.FIREWALL_PROFILES)),
     )

@@ -15,7 +15,8 @@ def test_bridged_nic_joins_the_bridge_with_its_mtu_and_an_fe_mac(lab: Lab) -> No
     lab.ns(lab.node, "ip", "link", "set", "br0", "mtu", "1400", "up")
     lab.ns(lab.node, "ip", "addr", "add", "203.0.113.1/24", "dev", "br0")
     vm = lab.add_vm(1, "aa:00:00:00:00:01")
-    env = lab.ganeti_env(vm, mode="bridged", link="br0", tags="nfdhcpd", NETWORK_SUBNET="203.0.113.0/24",
+    env = lab.ganeti_env(vm, ip="203.0.113.10", mode="bridged", link="br0", tags="nfdhcpd",
+                         NETWORK_SUBNET="203.0.113.0/24",
                          NETWORK_GATEWAY="203.0.113.1", NETWORK_SUBNET6="", NETWORK_GATEWAY6="")
     lab.program("kvm-vif-bridge", env)
     link = lab.ns(lab.node, "ip", "-o", "link", "show", "tap1").stdout

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from snf_network import config
+from snf_network import config, profiles
 from snf_network.host import ip, nft
 from snf_network.plan import Link, NftElement, ProxyNeighbour, Route, Rule
 
@@ -17,13 +17,28 @@ def test_removing_an_element_never_aborts_the_transaction() -> None:
     ]
 
 
-def test_ruleset_marker_follows_the_configuration() -> None:
+BUILTIN = tuple(profiles.BUILTIN.items())
+
+
+def test_ruleset_marker_follows_the_configuration_and_the_profiles() -> None:
     default = config.from_text("")
     changed = config.from_text("NFDHCPD_DHCP_QUEUE=7")
-    assert nft.marker(default) == nft.marker(config.from_text(""))
-    assert nft.marker(default) != nft.marker(changed)
-    assert "queue num 7" in nft.ruleset(changed)
-    assert "queue" not in nft.ruleset(changed, with_queues=False)
+    assert nft.marker(default, BUILTIN) == nft.marker(config.from_text(""), BUILTIN)
+    assert nft.marker(default, BUILTIN) != nft.marker(changed, BUILTIN)
+    assert nft.marker(default, BUILTIN) != nft.marker(default, (*BUILTIN, ("web", ("tcp dport 80 accept",))))
+    assert "queue num 7" in nft.ruleset(changed, BUILTIN)
+    assert "queue" not in nft.ruleset(changed, BUILTIN, with_queues=False)
+
+
+def test_every_profile_is_stateful_and_lets_icmp_through() -> None:
+    text = nft.ruleset(config.from_text(""), (*BUILTIN, ("web", ("tcp dport { 80, 443 } accept",))))
+    for name in ("protected", "limited", "unprotected", "web"):
+        chain = text.split(f"chain profile_{name} {{")[1].split("}\n")[0]
+        lines = [line.strip() for line in chain.splitlines() if line.strip()]
+        assert lines[:3] == ["ct state established,related accept", "ct state invalid drop",
+                             "meta l4proto { icmp, ipv6-icmp } accept"]
+        assert lines[-1] == "drop"
+    assert f"0x{profiles.mark('web'):08x} : jump profile_web" in text
 
 
 def test_rules_are_deleted_before_added_and_only_adds_must_succeed() -> None:
