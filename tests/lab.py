@@ -251,6 +251,21 @@ class Lab:
         assert process.stderr.readline().strip() == "ready"
         return Sniffer(process)
 
+    def serve(self, namespace: str, *ports: int, seconds: float = 20) -> list[subprocess.Popen[str]]:
+        """TCP servers answering "hello" on ``ports`` (tests/frames.py); stop them with ``stop``."""
+        servers = []
+        for port in ports:
+            process = subprocess.Popen(
+                ["ip", "netns", "exec", namespace, sys.executable, str(FRAMES), "serve", str(port), str(seconds)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            assert process.stderr is not None and process.stderr.readline().strip() == "ready"
+            servers.append(process)
+        return servers
+
+    def connects(self, namespace: str, host: str, port: int) -> bool:
+        result = self.ns(namespace, sys.executable, str(FRAMES), "connect", host, str(port), check=False)
+        return result.returncode == 0 and "hello" in result.stdout
+
     def send_frames(self, namespace: str, interface: str, frames: list[bytes]) -> None:
         sh("ip", "netns", "exec", namespace, sys.executable, str(FRAMES), "send", interface,
            *(frame.hex() for frame in frames))
