@@ -10,6 +10,8 @@ no interface is ever left half-configured.
 
 from __future__ import annotations
 
+import os
+
 from snf_network import features, log, record
 from snf_network.config import Config
 from snf_network.errors import InputError, SnfNetworkError
@@ -84,6 +86,48 @@ def ifdown_instance(cfg: Config, instance: str) -> list[str]:
             cleaned.append(old.interface)
             log.info(f"{old.interface}: removed {len(old.items)} items of {', '.join(old.features) or 'nothing'}")
     return cleaned
+
+
+def verify(cfg: Config) -> dict[str, list[str]]:
+    """For each recorded interface, how the host differs from its record (empty: it does not)."""
+    from snf_network.host import inspect
+
+    snapshot = inspect.Snapshot()
+    report = {}
+    for entry in record.load_all(cfg):
+        if not os.path.exists(f"/sys/class/net/{entry.interface}"):
+            report[entry.interface] = ["the interface no longer exists (snf-network cleanup removes the rest)"]
+            continue
+        report[entry.interface] = ([] if entry.complete else ["a change was interrupted: run ifup again"])
+        report[entry.interface] += inspect.differences(entry.items, snapshot)
+    return report
+
+
+def cleanup(cfg: Config) -> list[str]:
+    """Remove what belongs to interfaces that no longer exist: their records' items, and stray nft elements."""
+    from snf_network.host import inspect
+
+    removed = []
+    with lock.held(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
+        records = record.load_all(cfg)
+        for entry in records:
+            if not os.path.exists(f"/sys/class/net/{entry.interface}"):
+                _remove(cfg, entry.items)
+                record.delete(cfg, entry.interface)
+                removed.append(f"{entry.interface}: {len(entry.items)} recorded items of {entry.nic.instance}")
+        recorded = {entry.interface for entry in records}
+        stray = []
+        for (family, name), owners in inspect.element_owners().items():
+            for interface, elements in owners.items():
+                if interface not in recorded and not os.path.exists(f"/sys/class/net/{interface}"):
+                    stray += [NftElement(family, name, element) for element in elements]
+        if stray:
+            nft.apply(cfg, [], stray)
+            for interface in sorted({element.element.split('"')[1] for element in stray}):
+                removed.append(f"{interface}: nft elements without a record")
+    for line in removed:
+        log.info(f"cleanup: {line}")
+    return removed
 
 
 def _apply(cfg: Config, items: list[Item], stale: list[Item], old_items: list[Item]) -> list[Item]:

@@ -198,6 +198,9 @@ class Lab:
         env.update(extra)
         return {key: value for key, value in env.items() if value is not None}
 
+    def program_path(self, name: str) -> Path:
+        return VENV_BIN / name
+
     def program(self, name: str, env: dict[str, str], *args: str,
                 check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run one of our installed console scripts in the node, as Ganeti would."""

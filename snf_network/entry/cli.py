@@ -4,6 +4,8 @@
     snf-network status [-v] [INTERFACE ...]              what is recorded per interface
     snf-network up [--env-file FILE] [KEY=VALUE ...]     bring a NIC up, as kvm-vif-bridge
     snf-network down INTERFACE                           undo what the record lists
+    snf-network verify                                   interfaces whose kernel state differs from their record
+    snf-network cleanup                                  remove what belongs to interfaces that are gone
     snf-network dns show|sync INSTANCE                   the DNS records of an instance (docs/dns.md)
 """
 
@@ -111,6 +113,31 @@ def status_command(obj: Context, verbose: bool, interfaces: tuple[str, ...]) -> 
                 click.echo(f"  {describe(item)}")
 
 
+@cli.command("verify")
+@click.pass_obj
+def verify_command(obj: Context) -> None:
+    """Report managed interfaces whose kernel state differs from their record (exit 1 if any)."""
+    report = engine.verify(obj.cfg)
+    drifted = {interface: problems for interface, problems in report.items() if problems}
+    for interface, problems in drifted.items():
+        for problem in problems:
+            click.echo(f"{interface}: {problem}")
+    click.echo(f"{len(report)} interfaces checked, {len(drifted)} differ from their records")
+    if drifted:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command("cleanup")
+@click.pass_obj
+def cleanup_command(obj: Context) -> None:
+    """Remove what belongs to interfaces that no longer exist."""
+    removed = engine.cleanup(obj.cfg)
+    for line in removed:
+        click.echo(f"removed {line}")
+    if not removed:
+        click.echo("nothing to clean up")
+
+
 @cli.command("up")
 @click.option("--env-file", type=click.Path(exists=True, dir_okay=False), help="KEY=VALUE lines of a NIC.")
 @click.argument("assignments", nargs=-1)
@@ -145,8 +172,9 @@ _register_subgroups()
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     try:
-        cli.main(args=list(sys.argv[1:] if argv is None else argv[1:]), prog_name="snf-network",
-                 standalone_mode=False)
+        # Without standalone mode click returns a command's Exit code instead of exiting.
+        status = cli.main(args=list(sys.argv[1:] if argv is None else argv[1:]), prog_name="snf-network",
+                          standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
@@ -160,4 +188,4 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except OSError as exc:
         click.echo(f"snf-network: error: {exc}", err=True)
         return 1
-    return 0
+    return status if isinstance(status, int) else 0

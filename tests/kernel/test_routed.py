@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -259,3 +262,38 @@ def test_bad_config_is_one_line_and_changes_nothing(lab: Lab) -> None:
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1 and "unknown authentication method" in result.stderr
     assert snapshot(lab) == before
+
+
+def test_plan_works_without_root_and_changes_nothing(lab: Lab) -> None:
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    before = snapshot(lab)
+    # pytest's tmp_path is private to root: give the unprivileged run a readable copy of the config.
+    public = Path(tempfile.mkdtemp())
+    try:
+        public.chmod(0o755)
+        (public / "snf.conf").write_text(lab.config_path.read_text())
+        env = lab.ganeti_env(vm, ip=IP, SNF_NETWORK_CONFIG=str(public / "snf.conf"))
+        result = lab.ns(lab.node, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
+                        *(f"{key}={value}" for key, value in env.items()), str(lab.program_path("snf-network")),
+                        "plan")
+    finally:
+        shutil.rmtree(public)
+    assert "tap1 of " in result.stdout and "proxy neighbour 2001:db8:1:0:a800:ff:fe12:3456 on eth0" in result.stdout
+    assert "route replace 192.0.2.10/32 dev tap1 table 100" in result.stdout
+    assert snapshot(lab) == before
+
+
+def test_admin_up_status_down(lab: Lab) -> None:
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    env = lab.ganeti_env(vm, ip=IP)
+    assert lab.program("snf-network", env, "status").stdout == "no managed interfaces\n"
+    lab.program("snf-network", env, "up")
+    status = lab.program("snf-network", env, "status", "-v").stdout
+    assert status.startswith(f"tap1: {vm.name}.example.org {MAC} routed 100 [routed, antispoof, firewall, nfdhcpd]")
+    assert "  rule -4 iif tap1 lookup 100\n" in status
+    lab.program("snf-network", env, "down", "tap1")
+    nothing_left(lab, "tap1")
+    bad = lab.program("snf-network", env, "down", "tap1;reboot", check=False)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not a valid interface name" in bad.stderr
