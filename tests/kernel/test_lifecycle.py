@@ -64,7 +64,7 @@ def test_cleanup_removes_what_vanished_interfaces_left_and_nothing_else(lab: Lab
     result = lab.program("snf-network", kept_env, "cleanup")
     assert "removed tap1" in result.stdout and "removed tap9" in result.stdout
     state = lab.node_state(gone.tap)
-    assert state["proxies"] == [f"2001:db8:1:0:a800:ff:fe00:2 dev eth0 proxy "]  # only tap2's remains
+    assert state["proxies"] == ["2001:db8:1:0:a800:ff:fe00:2 dev eth0 proxy "]  # only tap2's remains
     assert state["nft"] == [] and '"tap9"' not in lab.ns(lab.node, "nft", "list", "ruleset").stdout
     assert not (lab.workdir / "state" / "tap1.json").exists()
     assert not (lab.workdir / "nfdhcpd" / "tap1").exists()
