@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.lab import VENV_BIN, Lab, Vm, can_run, sh  # noqa: E402
+from tests.lab import VENV_BIN, Lab, Vm, can_run, sh
 
 SENDER = r"""
 import socket, struct, sys, time
