@@ -1,14 +1,16 @@
 """kvm-ifdown-custom <tap> [true|false]: GRNET Ganeti's ifdown.
 
 ``true`` (shutdown, migration) asks for local cleanup only; ``false`` (NIC
-hot-remove) also for what lives outside the node for that NIC.
+hot-remove) also for what lives outside the node for that NIC: its DNS
+records, when its network has the DNS tag. Both work from the tap's record,
+so they work when the tap is already gone, and a second run finds nothing.
 """
 
 from __future__ import annotations
 
 import sys
 
-from snf_network import engine, log
+from snf_network import engine, log, record
 from snf_network import nic as nic_module
 from snf_network.config import Config
 from snf_network.entry.common import run_program
@@ -33,6 +35,14 @@ def _work(cfg: Config, argv: list[str], env: Mapping[str, str]) -> int:
     if only_local not in ("true", "false"):
         raise InputError(f"second argument: expected true or false, got {only_local!r}")
     log.context(interface=interface)
+    # Read before ifdown removes it: the record is the only description of the
+    # NIC left (the tap may be gone, GRNET's ifdown environment has no TAGS).
+    old = record.load(cfg, interface) if only_local == "false" else None
     if not engine.ifdown(cfg, interface):
         log.info("down: nothing recorded for this interface")
+    if old is not None and old.nic.has_tag(cfg.DNS_TAG):
+        # A hot-removed NIC takes its DNS records with it; best effort, never a failure.
+        from snf_network.dns import remove_nic_records
+
+        remove_nic_records(cfg, old.nic, env)
     return 0

@@ -27,13 +27,14 @@ SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 PYTHON = "/usr/bin/python3"
 BUILD_TIMEOUT = 300
 
-PROGRAMS = ("kvm-vif-bridge", "kvm-ifdown-custom", "snf-network-dnshook", "snf-network")
+PROGRAMS = ("kvm-vif-bridge", "kvm-ifdown-custom", "vif-custom", "snf-network-hook", "snf-network-dnshook",
+            "snf-network")
 
-# Where Ganeti (and later Xen) looks -> the program in /usr/bin it must reach.
-# vif-custom (/etc/xen/scripts/vif-custom) and snf-network-hook
-# (/etc/ganeti/hooks/instance-*-post.d/snf-network-hook) belong here once they
-# exist: see debian/snf-network.links.
+# Where Ganeti and Xen look -> the program in /usr/bin it must reach.
 GANETI_LINKS = {
+    "/etc/xen/scripts/vif-custom": "vif-custom",
+    **{f"/etc/ganeti/hooks/instance-{op}-post.d/snf-network-hook": "snf-network-hook"
+       for op in ("start", "stop", "migrate", "failover", "remove")},
     "/etc/ganeti/kvm-vif-bridge": "kvm-vif-bridge",
     "/etc/ganeti/kvm-ifup-custom": "kvm-vif-bridge",
     "/etc/ganeti/kvm-ifdown-custom": "kvm-ifdown-custom",
@@ -44,7 +45,9 @@ GANETI_LINKS = {
 }
 DIRECTORIES = (
     "/var/lib/snf-network",
-    *(f"/etc/ganeti/hooks/instance-{op}-post.d" for op in ("add", "modify", "rename", "remove")),
+    *(f"/etc/ganeti/hooks/instance-{op}-post.d"
+      for op in ("add", "modify", "rename", "remove", "start", "stop", "migrate", "failover")),
+    "/etc/xen/scripts",
 )
 CONFFILES = ("/etc/default/snf-network", "/etc/logrotate.d/00-snf-network")
 HOOK_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")  # what Ganeti's hooks runner accepts

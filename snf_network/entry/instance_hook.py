@@ -1,0 +1,173 @@
+"""snf-network-hook: Ganeti's instance post hook that clears what an instance left on a node.
+
+Stock Ganeti (2.x to 3.1) never runs an ifdown for KVM: when an instance
+migrates, fails over, stops or is removed, whatever its NICs' ifup set up on
+the node stays, and the worst of it outlives the tap: the proxy NDP entry on
+the uplink keeps drawing the instance's IPv6 traffic to a node where it no
+longer lives (snf-network commits 49116aa, cae36f0, b725f12). Hooks carry no
+tap names, so we find the instance's NICs through our records, and remove
+what each record lists (engine.ifdown_instance).
+
+Ganeti runs the hook on several nodes (reference: ganeti-nfdhcpd.md 3.4);
+each decides from the operation and its own name (node.is_this_node):
+
+- instance-migrate, instance-failover: the old primary clears the instance;
+  the new primary does nothing (its ifup configured the NICs); so do the
+  others. A ``--cleanup`` run (MIGRATE_CLEANUP/FAILOVER_CLEANUP=True) does
+  nothing: the hook cannot tell on which node the instance ended up;
+- instance-stop, instance-remove: the instance's primary clears it;
+- instance-start: nothing to remove (the ifup before it configured the NICs);
+  logged only;
+- any other operation, and the pre phase: nothing.
+
+A NIC of the hook's list that has no record (set up by the bash snf-network
+before an upgrade) still loses its proxy NDP entries on the uplinks, as the
+original hook did. The hook always exits 0 in the post phase (Ganeti only
+logs a post hook's failure); what it did or could not do goes to the log.
+Its environment is Ganeti's cleared one, so its config is always
+/etc/default/snf-network (or $SNF_NETWORK_CONFIG, which tests set).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+from snf_network import config, log
+from snf_network.config import Config
+from snf_network.errors import InputError, SnfNetworkError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from snf_network.nic import Nic
+
+
+PROGRAM = "snf-network-hook"
+MOVING = ("OP_INSTANCE_MIGRATE", "OP_INSTANCE_FAILOVER")
+STOPPING = ("OP_INSTANCE_SHUTDOWN", "OP_INSTANCE_REMOVE")
+# Instance names are host names; the same rule as kvm-ifup's INSTANCE.
+_INSTANCE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
+# Ganeti's limit is far lower (8 NICs by default); this only bounds a bad value.
+MAX_NICS = 256
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    # The pre phase must never deny an operation; before it happened there is nothing to clear.
+    if env.get("GANETI_HOOKS_PHASE", "").lower() != "post":
+        return 0
+    try:
+        cfg = config.load(dict(env))
+    except SnfNetworkError as exc:
+        print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
+        return 0
+    log.setup(PROGRAM, cfg.LOGFILE, cfg.SYSLOG, cfg.DEBUG, stderr_level=log.WARNING)
+    for key in cfg.unknown_keys:
+        log.warning(f"unknown key {key} in the configuration file (ignored)")
+    try:
+        run(cfg, env)
+    except SnfNetworkError as exc:
+        log.error(f"{env.get('GANETI_OP_CODE', '')}: {exc}")
+    except Exception as exc:  # the last line of defence: never a traceback, never a failed hook
+        log.error(f"internal error: {type(exc).__name__}: {exc}")
+    return 0
+
+
+def decide(cfg: Config, env: Mapping[str, str]) -> tuple[bool, str]:
+    """Whether this node clears the instance, and why (for the log)."""
+    from snf_network.node import is_this_node
+
+    opcode = env.get("GANETI_OP_CODE", "")
+    if opcode in MOVING:
+        if "True" in (env.get("GANETI_MIGRATE_CLEANUP"), env.get("GANETI_FAILOVER_CLEANUP")):
+            return False, "a --cleanup run: where the instance runs is not known here, nothing done"
+        old, new = env.get("GANETI_OLD_PRIMARY", ""), env.get("GANETI_NEW_PRIMARY", "")
+        if not old or not new:
+            raise InputError("GANETI_OLD_PRIMARY or GANETI_NEW_PRIMARY: not set")
+        if is_this_node(new, cfg):
+            return False, "new primary: the NICs' ifup configured them here, nothing to do"
+        if is_this_node(old, cfg):
+            return True, f"old primary (the instance moved to {new})"
+        return False, "neither the old nor the new primary: nothing to do"
+    if opcode in STOPPING:
+        primary = env.get("GANETI_INSTANCE_PRIMARY", "")
+        if not primary:
+            raise InputError("GANETI_INSTANCE_PRIMARY: not set")
+        if is_this_node(primary, cfg):
+            return True, "the instance's primary"
+        return False, "not the instance's primary: nothing to do"
+    if opcode == "OP_INSTANCE_STARTUP":
+        return False, "instance start: the NICs' ifup configured them, nothing to remove"
+    return False, f"nothing to do for {opcode or '(no GANETI_OP_CODE)'}"
+
+
+def run(cfg: Config, env: Mapping[str, str]) -> None:
+    opcode = env.get("GANETI_OP_CODE", "")
+    instance = env.get("GANETI_INSTANCE_NAME", "")
+    if opcode not in (*MOVING, *STOPPING, "OP_INSTANCE_STARTUP"):
+        log.debug(f"nothing to do for {opcode or '(no GANETI_OP_CODE)'}")
+        return
+    if not _INSTANCE.fullmatch(instance) or ".." in instance:
+        # Not validated yet: keep the log line one line.
+        raise InputError(f"GANETI_INSTANCE_NAME: not a valid instance name: {instance[:80]!r}")
+    log.context(instance=instance)
+    clear, reason = decide(cfg, env)
+    if not clear:
+        log.info(f"{opcode}: {reason}")
+        return
+    nics = _hook_nics(env)
+    from snf_network import engine, record
+
+    recorded = {old.interface: old.nic for old in record.load_all(cfg) if old.nic.instance == instance}
+    cleaned = engine.ifdown_instance(cfg, instance)
+    log.info(f"{opcode}: {reason}; cleared {', '.join(cleaned) or 'no recorded interface'}")
+    macs = {recorded[interface].mac for interface in cleaned if interface in recorded}
+    unrecorded = [nic for nic in nics if nic.mac not in macs]
+    if unrecorded:
+        _remove_unrecorded_proxies(cfg, unrecorded)
+
+
+def _hook_nics(env: Mapping[str, str]) -> list[Nic]:
+    """The instance's NICs as the hook describes them; a bad one is logged and skipped."""
+    from snf_network import nic as nic_module
+
+    raw = env.get("GANETI_INSTANCE_NIC_COUNT", "0") or "0"
+    if not raw.isdigit() or int(raw) > MAX_NICS:
+        log.warning(f"GANETI_INSTANCE_NIC_COUNT: not a NIC count: {raw[:20]!r}; records only")
+        return []
+    nics = []
+    for index in range(int(raw)):
+        try:
+            nics.append(nic_module.from_hook_env(env, index))
+        except InputError as exc:
+            log.warning(f"NIC {index} skipped: {exc}")
+    return nics
+
+
+def _remove_unrecorded_proxies(cfg: Config, nics: list[Nic]) -> None:
+    """The original hook's one cleanup, for NICs we hold no record of: their proxy NDP entries."""
+    from snf_network import record
+    from snf_network.host import ip, lock, netlink
+    from snf_network.plan import ProxyNeighbour
+
+    wanted = [nic for nic in nics if nic.mode == "routed" and nic.has_tag(cfg.IP_LESS_ROUTED_TAG)
+              and nic.eui64 is not None and nic.link]
+    if not wanted:
+        return
+    with lock.held(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
+        # An address another record still proxies is that record's to remove.
+        kept = {item.address for old in record.load_all(cfg) for item in old.items
+                if isinstance(item, ProxyNeighbour)}
+        lines = []
+        for nic in wanted:
+            address = str(nic.eui64)
+            if address in kept:
+                continue
+            for uplink in netlink.default_route_devices(6, nic.link):
+                lines += ip.remove_lines(ProxyNeighbour(address, uplink))
+                log.info(f"NIC {nic.index} ({nic.mac}) has no record: removing its proxy NDP for {address} on {uplink}")
+        if lines:
+            ip.apply(lines)
