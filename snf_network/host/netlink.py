@@ -52,14 +52,18 @@ def default_route_devices(family: int, table: str) -> tuple[str, ...]:
     """The devices of the default routes of ``table`` (several with ECMP or metrics)."""
     wanted = table_id(table)
     af = _socket.AF_INET if family == 4 else _socket.AF_INET6
+    # With strict checking the kernel dumps only table ``wanted``: a node's
+    # routed tables hold a host route per VM, and the main table may hold a
+    # full routing table, none of which we want to read.
+    request = struct.pack("BBBBBBBBI", af, 0, 0, 0, 0, 0, 0, 0, 0) + struct.pack("HHI", 8, RTA_TABLE, wanted)
     devices: list[str] = []
-    for payload in _dump(struct.pack("BBBBBBBBI", af, 0, 0, 0, 0, 0, 0, 0, 0)):
-        _family, dst_len, _src_len, _tos, rtm_table, _proto, _scope, rtm_type, _flags = struct.unpack_from(
-            "BBBBBBBBI", payload)
+    for payload in _dump(request):
+        # rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags.
+        if payload[1] != 0 or payload[7] != 1:  # default (dst_len 0) unicast routes only
+            continue
         attributes = _attributes(payload, 12)
-        if RTA_TABLE in attributes:
-            rtm_table = struct.unpack_from("I", attributes[RTA_TABLE])[0]
-        if dst_len != 0 or rtm_table != wanted or rtm_type != 1:  # RTN_UNICAST defaults only
+        rtm_table = struct.unpack_from("I", attributes[RTA_TABLE])[0] if RTA_TABLE in attributes else payload[4]
+        if rtm_table != wanted:
             continue
         if RTA_OIF in attributes:
             devices.append(_name(struct.unpack_from("I", attributes[RTA_OIF])[0]))
@@ -88,9 +92,16 @@ def _attributes(payload: bytes, offset: int) -> dict[int, bytes]:
     return found
 
 
+SOL_NETLINK, NETLINK_GET_STRICT_CHK = 270, 12
+
+
 def _dump(request: bytes) -> list[bytes]:
     sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, NETLINK_ROUTE)
     try:
+        try:
+            sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+        except OSError:
+            pass  # kernels before 4.20 dump everything; we filter ourselves
         header = struct.pack("IHHII", 16 + len(request), RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
         sock.sendall(header + request)
         messages: list[bytes] = []
