@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 from snf_network import config, log
 from snf_network.config import Config
 from snf_network.errors import SnfNetworkError
+from snf_network.host.run import run_passing_output
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from typing import NoReturn
 
 
 def run_program(program: str, env: Mapping[str, str] | None,
@@ -46,8 +47,19 @@ def run_extra_script(cfg: Config, argv: list[str], env: Mapping[str, str], deriv
     script = cfg.IFUP_EXTRA_SCRIPT
     if not script or not os.access(script, os.X_OK):
         return 0
-    extra_env = {**env, **derived}
-    status = subprocess.run([script, *argv[1:]], env=extra_env, check=False).returncode
+    status = run_passing_output([script, *argv[1:]], {**env, **derived})
     if status != 0:
         log.error(f"{script} exited with status {status}")
     return status
+
+
+def exit_now(status: int) -> NoReturn:
+    """End the process Ganeti started without the interpreter's teardown.
+
+    Tearing down the modules of a run costs ~7 ms here, a sixth of a NIC
+    bring-up; everything we wrote is already closed, so only the standard
+    streams need flushing.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

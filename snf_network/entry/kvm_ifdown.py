@@ -13,7 +13,7 @@ import sys
 from snf_network import engine, log, record
 from snf_network import nic as nic_module
 from snf_network.config import Config
-from snf_network.entry.common import run_program
+from snf_network.entry.common import exit_now, run_program
 from snf_network.errors import InputError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
@@ -26,7 +26,10 @@ PROGRAM = "kvm-ifdown-custom"
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     args = list(sys.argv if argv is None else argv)
-    return run_program(PROGRAM, env, lambda cfg, environ: _work(cfg, args, environ))
+    status = run_program(PROGRAM, env, lambda cfg, environ: _work(cfg, args, environ))
+    if argv is None and env is None:  # we are the process Ganeti started
+        exit_now(status)
+    return status
 
 
 def _work(cfg: Config, argv: list[str], env: Mapping[str, str]) -> int:

@@ -14,7 +14,7 @@ import sys
 from snf_network import engine, log
 from snf_network import nic as nic_module
 from snf_network.config import Config
-from snf_network.entry.common import run_extra_script, run_program
+from snf_network.entry.common import exit_now, run_extra_script, run_program
 from snf_network.errors import InputError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
@@ -27,7 +27,10 @@ PROGRAM = "kvm-vif-bridge"
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     args = list(sys.argv if argv is None else argv)
-    return run_program(PROGRAM, env, lambda cfg, environ: _work(cfg, args, environ))
+    status = run_program(PROGRAM, env, lambda cfg, environ: _work(cfg, args, environ))
+    if argv is None and env is None:  # we are the process Ganeti started
+        exit_now(status)
+    return status
 
 
 def _work(cfg: Config, argv: list[str], env: Mapping[str, str]) -> int:
