@@ -12,17 +12,22 @@ from __future__ import annotations
 import re
 
 from snf_network.errors import CommandError
+from snf_network.host import netlink
 from snf_network.host.run import run
 from snf_network.plan import Item, Link, ProxyNeighbour, Route, Rule
 
 
 class Line:
-    __slots__ = ("family", "must_succeed", "text")
+    __slots__ = ("family", "must_succeed", "proxy", "text")
 
-    def __init__(self, family: int, text: str, must_succeed: bool) -> None:
+    def __init__(self, family: int, text: str, must_succeed: bool,
+                 proxy: tuple[bool, ProxyNeighbour] | None = None) -> None:
         self.family = family  # 4 or 6: ``ip -6`` is needed for IPv6 rules
-        self.text = text
+        self.text = text  # what ip would be told; shown by ``snf-network plan``
         self.must_succeed = must_succeed
+        # (add?, entry) for proxy neighbours, which we set over netlink ourselves
+        # rather than through ip (host/netlink.py says why).
+        self.proxy = proxy
 
 
 def add_lines(item: Item) -> list[Line]:
@@ -44,7 +49,7 @@ def add_lines(item: Item) -> list[Line]:
         return [Line(item.family, f"route replace {item.destination} dev {item.dev} table {item.table} "
                                   "proto static", True)]
     if isinstance(item, ProxyNeighbour):
-        return [Line(6, f"neigh replace proxy {item.address} dev {item.dev}", True)]
+        return [Line(6, f"neigh replace proxy {item.address} dev {item.dev}", True, proxy=(True, item))]
     return []
 
 
@@ -56,7 +61,7 @@ def remove_lines(item: Item) -> list[Line]:
     if isinstance(item, Route):
         return [Line(item.family, f"route del {item.destination} dev {item.dev} table {item.table}", False)]
     if isinstance(item, ProxyNeighbour):
-        return [Line(6, f"neigh del proxy {item.address} dev {item.dev}", False)]
+        return [Line(6, f"neigh del proxy {item.address} dev {item.dev}", False, proxy=(False, item))]
     return []
 
 
@@ -66,7 +71,7 @@ _FAILED = re.compile(r"^Command failed -:(\d+)$")
 def apply(lines: list[Line]) -> None:
     """Run the lines, IPv4 and link lines first; raise on a failed must-succeed line."""
     for family in (4, 6):
-        batch = [line for line in lines if line.family == family]
+        batch = [line for line in lines if line.family == family and line.proxy is None]
         if not batch:
             continue
         argv = ["ip", "-force", "-batch", "-"] if family == 4 else ["ip", "-6", "-force", "-batch", "-"]
@@ -84,4 +89,11 @@ def apply(lines: list[Line]) -> None:
                 reason = "; ".join(message) or "failed"
                 raise CommandError(argv, result.returncode, f"ip {line.text}: {reason}")
             message = []
-
+    for line in lines:
+        if line.proxy is not None:
+            add, entry = line.proxy
+            try:
+                netlink.proxy_neighbour(add, entry.address, entry.dev)
+            except OSError as exc:
+                if line.must_succeed:
+                    raise CommandError(["ip", "-6", "neigh"], 2, f"ip -6 {line.text}: {exc.strerror}") from None

@@ -1,8 +1,11 @@
-"""The few netlink reads the hot path needs, over a plain rtnetlink socket.
+"""The few netlink requests the hot path makes itself, over a plain rtnetlink socket.
 
 Finding a table's uplinks is two route dumps; doing them in process instead
 of running ``ip`` twice saves two process starts on every ifup (pyroute2 would
-cost far more to import than it saves). Writes stay with ``ip -batch``.
+cost far more to import than it saves). Proxy neighbour entries are also set
+here: ``ip neigh`` first dumps every link of the node to resolve names, which
+took 16 ms with 1000 VMs' taps present; one RTM_NEWNEIGH takes 0.1 ms. The
+other writes stay with ``ip -batch``.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import struct
 from snf_network.errors import InputError
 
 NETLINK_ROUTE = 0
-RTM_NEWROUTE, RTM_GETROUTE = 24, 26
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+RTM_NEWROUTE, RTM_GETROUTE, RTM_NEWNEIGH, RTM_DELNEIGH = 24, 26, 28, 29
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP, NLM_F_REPLACE, NLM_F_CREATE = 0x1, 0x4, 0x300, 0x100, 0x400
+NUD_PERMANENT, NTF_PROXY, NDA_DST = 0x80, 0x08, 1
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 RTA_OIF, RTA_MULTIPATH, RTA_TABLE = 4, 9, 15
 RT_TABLES = {"default": 253, "main": 254, "local": 255}
@@ -75,6 +79,43 @@ def default_route_devices(family: int, table: str) -> tuple[str, ...]:
                 devices.append(_name(ifindex))
                 offset += max((length + 3) & ~3, 8)
     return tuple(dict.fromkeys(devices))
+
+
+def proxy_neighbour(add: bool, address: str, dev: str) -> None:
+    """Add (or replace) or delete the proxy NDP entry for ``address`` on ``dev``, like ``ip -6 neigh``.
+
+    Raises OSError with the kernel's errno (ENODEV for a missing device,
+    ENOENT when deleting an entry that is not there).
+    """
+    try:
+        ifindex = _socket.if_nametoindex(dev)
+    except OSError:
+        raise OSError(19, f"Cannot find device {dev!r}") from None
+    ndmsg = struct.pack("BxxxiHBB", _socket.AF_INET6, ifindex, NUD_PERMANENT, NTF_PROXY, 0)
+    destination = _socket.inet_pton(_socket.AF_INET6, address)
+    payload = ndmsg + struct.pack("HH", 4 + len(destination), NDA_DST) + destination
+    flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | NLM_F_REPLACE if add else 0)
+    _request(RTM_NEWNEIGH if add else RTM_DELNEIGH, flags, payload)
+
+
+def _request(kind: int, flags: int, payload: bytes) -> None:
+    """Send one request and wait for its acknowledgement."""
+    sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, NETLINK_ROUTE)
+    try:
+        sock.sendall(struct.pack("IHHII", 16 + len(payload), kind, flags, 1, 0) + payload)
+        while True:
+            data = sock.recv(65536)
+            offset = 0
+            while offset + 16 <= len(data):
+                length, message, _flags, _seq, _pid = struct.unpack_from("IHHII", data, offset)
+                if message == NLMSG_ERROR:
+                    error = -struct.unpack_from("i", data, offset + 16)[0]
+                    if error:
+                        raise OSError(error, os.strerror(error))
+                    return
+                offset += (length + 3) & ~3
+    finally:
+        sock.close()
 
 
 def _name(ifindex: int) -> str:
