@@ -10,7 +10,6 @@ file, and ``#`` comments.  Anything else is a one-line error.
 from __future__ import annotations
 
 import os
-import re
 
 from snf_network.errors import ConfigError
 
@@ -23,10 +22,37 @@ OBSOLETE_KEYS = frozenset({"MAC2EUI64", "RUNLOCKED_OPTS", "KERBEROS_KSTART_ARGS"
 
 AUTHENTICATION_METHODS = ("plain", "bind9", "kerberos")
 
-_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
-# Ganeti's own tag syntax (lib/objects.py TaggableObject.ValidateTag).
-TAG_PATTERN = re.compile(r"[\w.+*/:@-]{1,128}")
+# Validation with plain string tests, not regular expressions: ``re`` (with
+# the ``enum`` it loads) would be a tenth of a NIC program's start-up.
+LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+DIGITS = frozenset("0123456789")
+WORD = LETTERS | DIGITS | {"_"}
+HEX = frozenset("0123456789abcdef")
+
+
+def is_key(text: str) -> bool:
+    """A shell variable name."""
+    return bool(text) and text[0] in LETTERS | {"_"} and all(char in WORD for char in text)
+
+
+def is_mac(text: str, octets: int = 6) -> bool:
+    """Lower-case ``aa:bb:...`` with ``octets`` octets."""
+    parts = text.split(":")
+    return len(parts) == octets and all(len(part) == 2 and set(part) <= HEX for part in parts)
+
+
+def is_tag(text: str) -> bool:
+    """Ganeti's own tag syntax: ``[\\w.+*/:@-]{1,128}`` (lib/objects.py TaggableObject.ValidateTag)."""
+    return 0 < len(text) <= 128 and all(char.isalnum() or char in "_.+*/:@-" for char in text)
+
+
+def is_dns_name(text: str) -> bool:
+    """Labels of letters, digits, - and _ (not at the ends), 63 at most each, 253 in all."""
+    name = text[:-1] if text.endswith(".") else text
+    if not 0 < len(name) <= 253:
+        return False
+    return all(0 < len(label) <= 63 and set(label) <= WORD | {"-"} and label[0] != "-" and label[-1] != "-"
+               for label in name.split("."))
 
 
 class Config:
@@ -154,7 +180,7 @@ def _parse_line(line: str, earlier: dict[str, str], where: str) -> tuple[str, st
     if stripped.startswith("export "):
         stripped = stripped[len("export ") :].lstrip()
     key, sep, rest = stripped.partition("=")
-    if not sep or not _KEY.fullmatch(key):
+    if not sep or not is_key(key):
         raise ConfigError(f"{where}: expected KEY=value, got {line.strip()!r}")
     return key, _parse_value(rest, earlier, f"{where}: {key}")
 
@@ -208,21 +234,27 @@ def _parse_value(text: str, earlier: dict[str, str], where: str) -> str:
     return "".join(out)
 
 
-_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
-
-
 def _expand(text: str, start: int, earlier: dict[str, str], where: str) -> tuple[str, int]:
-    match = _VARIABLE.match(text, start)
-    if match is None:
+    """``$KEY`` or ``${KEY}`` at ``start``: its value and where the text goes on."""
+    braced = text.startswith("${", start)
+    begin = start + 2 if braced else start + 1
+    end = begin
+    while end < len(text) and text[end] in WORD:
+        end += 1
+    name = text[begin:end]
+    if braced:
+        if not text.startswith("}", end):
+            name = ""
+        end += 1
+    if not is_key(name):
         raise ConfigError(f"{where}: only $KEY and ${{KEY}} expansions are supported")
-    name = match.group(1) or match.group(2)
     if name in earlier:
         value = earlier[name]
     elif name in _FIELDS:
         value = str(_FIELDS[name])
     else:
         raise ConfigError(f"{where}: ${name} is not set earlier in the file")
-    return value, match.end()
+    return value, end
 
 
 def _build(values: dict[str, str], unknown: tuple[str, ...], origin: str) -> Config:
@@ -241,8 +273,6 @@ _ABSOLUTE_PATHS = {"STATE_DIR", "LOCK_FILE", "NFDHCPD_STATE_DIR", "GANETI_NIC_DI
                    "KERBEROS_TICKET", "SSCONF_DIR"}
 _OPTIONAL_PATHS = {"LOGFILE", "IFUP_EXTRA_SCRIPT", "KEYFILE", "FIREWALL_PROFILES"}
 _QUEUES = {"NFDHCPD_DHCP_QUEUE", "NFDHCPD_RS_QUEUE", "NFDHCPD_NS_QUEUE", "NFDHCPD_DHCPV6_QUEUE"}
-_DNS_LABELS = re.compile(r"(?=.{1,253}\.?$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)"
-                         r"(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?")
 
 
 def _convert(key: str, raw: str) -> object:
@@ -256,13 +286,13 @@ def _convert(key: str, raw: str) -> object:
         return raw
     if key in ("MAC_MASK", "TAP_CONSTANT_MAC"):
         mac = raw.lower()
-        if not _MAC.fullmatch(mac):
+        if not is_mac(mac):
             raise ValueError("not a MAC address like aa:bb:cc:dd:ee:ff")
         if key == "TAP_CONSTANT_MAC" and int(mac[:2], 16) & 1:
             raise ValueError("a multicast MAC cannot be a tap's address")
         return mac
     if key.endswith("_TAG"):
-        if not TAG_PATTERN.fullmatch(raw):
+        if not is_tag(raw):
             raise ValueError("not a Ganeti tag")
         return raw
     if key in _QUEUES:
@@ -292,7 +322,7 @@ def _convert(key: str, raw: str) -> object:
             raise ValueError(f"unknown authentication method (use {', '.join(AUTHENTICATION_METHODS)})")
         return raw
     if key == "FZONE":
-        if raw and not _DNS_LABELS.fullmatch(raw):
+        if raw and not is_dns_name(raw):
             raise ValueError("not a DNS zone name")
         return raw.rstrip(".")
     if key == "NIC_WITHOUT_IP":
@@ -300,21 +330,21 @@ def _convert(key: str, raw: str) -> object:
             raise ValueError("expected dhcp-only or any")
         return raw
     if key == "NODE_NAME":
-        if raw and not _DNS_LABELS.fullmatch(raw):
+        if raw and not is_dns_name(raw):
             raise ValueError("not a host name")
         return raw.rstrip(".").lower()
     if key == "SERVER":
-        if raw and not re.fullmatch(r"[A-Za-z0-9.:_-]+", raw):
+        if raw and not set(raw) <= WORD | set(".:-"):
             raise ValueError("not a host name or address")
         return raw
     if key == "KERBEROS_PRINCIPAL":
-        if raw and not re.fullmatch(r"[^\s\"'\\]+", raw):
+        if raw and any(char.isspace() or char in "\"'\\" for char in raw):
             raise ValueError("not a Kerberos principal")
         return raw
     if key == "REVERSE_ZONES":
         zones = tuple(raw.replace(",", " ").split())
         for zone in zones:
-            if not _DNS_LABELS.fullmatch(zone):
+            if not is_dns_name(zone):
                 raise ValueError(f"{zone!r} is not a DNS zone name")
         return tuple(zone.rstrip(".").lower() for zone in zones)
     raise AssertionError(f"no conversion for {key}")  # pragma: no cover - every field has one

@@ -9,10 +9,9 @@ value stops here with the name of the variable that carried it.
 from __future__ import annotations
 
 import ipaddress
-import re
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
-from snf_network.config import TAG_PATTERN
+from snf_network.config import DIGITS, WORD, is_mac, is_tag
 from snf_network.errors import InputError
 from snf_network.value import Value
 
@@ -23,19 +22,32 @@ if TYPE_CHECKING:
 
 MODES = ("routed", "bridged", "openvswitch", "ext")
 
+
+def _word(text: str, rest: frozenset[str], longest: int) -> bool:
+    """Starts with a letter, digit or _, then only ``rest``; ``longest`` characters at most."""
+    return 0 < len(text) <= longest and text[0] in WORD and set(text) <= rest
+
+
 # Linux interface names: at most 15 bytes (IFNAMSIZ - 1). We accept the
 # characters Ganeti, Xen and KVM use (tap3, vif5.0, gnt.com.0) and nothing a
 # shell, nft or a file name could misread.
-_IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,14}")
-_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
-_MAC_PREFIX = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){2}")
-# Routing tables: a number or a name from rt_tables.
-_TABLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
-# Instance names are host names (Ganeti resolves them at creation).
-_INSTANCE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
+_IFNAME = WORD | set(".+-")
+# Routing tables (a number or a name from rt_tables) and instance names (host
+# names: Ganeti resolves them at creation).
+_DOTTED = WORD | set(".-")
 # Free-form Ganeti names and UUIDs: printable, no spaces, no quotes.
-_NAME = re.compile(r"[^\s\"'\\=$`]{1,255}")
-_VLAN = re.compile(r"\.?[0-9]{1,4}|(\.[0-9]{1,4})?(:[0-9]{1,4})+")
+_NOT_IN_NAMES = frozenset("\"'\\=$`")
+
+
+def _is_vlan(text: str) -> bool:
+    """Ganeti's VLAN syntax: ``N``, ``.N``, ``:N[:M...]`` or ``.N:M[...]`` (doc/network.rst)."""
+    first, *others = text.split(":")
+    if first.startswith("."):
+        first = first[1:]
+    elif others and first:
+        return False  # "N:M" is not a form Ganeti writes
+    numbers = ([first] if first or not others else []) + others
+    return bool(numbers) and all(0 < len(n) <= 4 and set(n) <= DIGITS for n in numbers)
 
 COMMUNICATION_TAP_PREFIX = "gnt.com."
 COMMUNICATION_NAME_PREFIX = "ganeti:communication:"
@@ -43,14 +55,14 @@ COMMUNICATION_NAME_PREFIX = "ganeti:communication:"
 
 def interface_name(value: str, what: str = "INTERFACE") -> str:
     """Validate a Linux interface name that came from outside."""
-    if not _IFNAME.fullmatch(value) or value in (".", ".."):
+    if not _word(value, _IFNAME, 15) or value in (".", ".."):
         raise InputError(f"{what}: not a valid interface name: {value!r}")
     return value
 
 
 def table_name(value: str, what: str = "LINK") -> str:
     """Validate a routing table given by number or name."""
-    if not _TABLE.fullmatch(value):
+    if not _word(value, _DOTTED, 64):
         raise InputError(f"{what}: not a valid routing table: {value!r}")
     if value.isdigit() and not 0 < int(value) < 2**32:
         raise InputError(f"{what}: routing table number out of range: {value!r}")
@@ -59,7 +71,7 @@ def table_name(value: str, what: str = "LINK") -> str:
 
 def mac_address(value: str, what: str = "MAC") -> str:
     mac = value.lower()
-    if not _MAC.fullmatch(mac):
+    if not is_mac(mac):
         raise InputError(f"{what}: not a MAC address: {value!r}")
     if int(mac[:2], 16) & 1:
         raise InputError(f"{what}: a multicast MAC cannot be a NIC's address: {value!r}")
@@ -210,7 +222,7 @@ def _build(
     uuid_key: str,
     index_key: str | None,
 ) -> Nic:
-    if not _INSTANCE.fullmatch(instance):
+    if not _word(instance, _DOTTED, 253):
         raise InputError(f"{fields.prefix}INSTANCE: not a valid instance name: {instance!r}")
     mode = fields.required("MODE")
     if mode not in MODES:
@@ -247,7 +259,7 @@ def _build(
                 f"{fields.prefix}NETWORK_GATEWAY6: {gateway6} is outside {network.subnet6}"
             )
     vlan = fields.text("VLAN")
-    if vlan and not _VLAN.fullmatch(vlan):
+    if vlan and not _is_vlan(vlan):
         raise InputError(f"{fields.prefix}VLAN: not a Ganeti VLAN (.N, :N:M or .N:M): {vlan!r}")
     index: int | None = None
     if index_key is not None:
@@ -295,20 +307,20 @@ class _Fields:
 
     def name(self, key: str) -> str:
         value = self.text(key)
-        if value and not _NAME.fullmatch(value):
+        if value and (len(value) > 255 or any(char.isspace() or char in _NOT_IN_NAMES for char in value)):
             raise InputError(f"{self.prefix}{key}: not a valid name: {value!r}")
         return value
 
     def tags(self, key: str) -> tuple[str, ...]:
         tags = tuple(dict.fromkeys(self.text(key).split()))  # drop repeats, keep order
         for tag in tags:
-            if not TAG_PATTERN.fullmatch(tag):
+            if not is_tag(tag):
                 raise InputError(f"{self.prefix}{key}: not a Ganeti tag: {tag!r}")
         return tags
 
     def mac_prefix(self, key: str) -> str:
         value = self.text(key).lower()
-        if value and not _MAC_PREFIX.fullmatch(value):
+        if value and not is_mac(value, octets=3):
             raise InputError(f"{self.prefix}{key}: not a MAC prefix like aa:00:01: {value!r}")
         return value
 

@@ -20,8 +20,8 @@ runs its own lines (nftables rule syntax), then drops.
 from __future__ import annotations
 
 import binascii
-import re
 
+from snf_network.config import DIGITS, LETTERS
 from snf_network.errors import ConfigError
 
 BUILTIN: dict[str, tuple[str, ...]] = {
@@ -32,10 +32,13 @@ BUILTIN: dict[str, tuple[str, ...]] = {
 # The more restrictive wins when a NIC's tags name several profiles.
 STRICTNESS = ("protected", "limited", "unprotected")
 
-_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
-_HEADER = re.compile(r"\[([^\]]*)\]")
+_NAME_CHARS = (LETTERS | DIGITS | set("_-")) - set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # A profile's lines go inside one nft chain: no second statement, no block.
-_FORBIDDEN = re.compile(r"[;#]|^\s*(table|chain|flush|delete|add|include|define)\b")
+_NOT_RULES = ("table", "chain", "flush", "delete", "add", "include", "define")
+
+
+def _is_name(text: str) -> bool:
+    return 0 < len(text) <= 32 and text[0] in LETTERS and text[0].islower() and set(text) <= _NAME_CHARS
 MARK_BASE = 0x736E0000  # "sn": the packet marks we set for bridged ports with a profile
 
 
@@ -46,17 +49,16 @@ def parse(text: str, origin: str) -> dict[str, tuple[str, ...]]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        header = _HEADER.fullmatch(line)
-        if header:
-            name = header.group(1).strip()
-            if not _NAME.fullmatch(name):
+        if line.startswith("[") and line.endswith("]"):
+            name = line[1:-1].strip()
+            if not _is_name(name):
                 raise ConfigError(f"{origin}:{number}: profile name {name!r} is not lower-case letters, "
                                   "digits, - and _")
             current = profiles.setdefault(name, [])
             continue
         if current is None:
             raise ConfigError(f"{origin}:{number}: a rule before any [profile] header")
-        if _FORBIDDEN.search(line) or not line.isprintable():
+        if ";" in line or "#" in line or line.split()[0] in _NOT_RULES or not line.isprintable():
             raise ConfigError(f"{origin}:{number}: one nftables rule per line, without ; or #")
         current.append(line)
     return {name: tuple(lines) for name, lines in profiles.items()}

@@ -9,8 +9,6 @@ failing to add is not.
 
 from __future__ import annotations
 
-import re
-
 from snf_network.errors import CommandError
 from snf_network.host import netlink
 from snf_network.host.run import run
@@ -65,7 +63,7 @@ def remove_lines(item: Item) -> list[Line]:
     return []
 
 
-_FAILED = re.compile(r"^Command failed -:(\d+)$")
+_FAILED = "Command failed -:"  # ip -batch's report of line N: "Command failed -:N"
 
 
 def apply(lines: list[Line]) -> None:
@@ -80,11 +78,10 @@ def apply(lines: list[Line]) -> None:
             continue
         message: list[str] = []
         for text in result.stderr.splitlines():
-            failed = _FAILED.match(text)
-            if failed is None:
+            if not (text.startswith(_FAILED) and text[len(_FAILED):].isdigit()):
                 message.append(text)
                 continue
-            line = batch[int(failed.group(1)) - 1]
+            line = batch[int(text[len(_FAILED):]) - 1]
             if line.must_succeed:
                 reason = "; ".join(message) or "failed"
                 raise CommandError(argv, result.returncode, f"ip {line.text}: {reason}")

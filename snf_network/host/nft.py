@@ -16,7 +16,6 @@ elements survive a reload).
 from __future__ import annotations
 
 import binascii
-import re
 
 from snf_network import log, profiles
 from snf_network.config import Config
@@ -224,6 +223,8 @@ def load_ruleset(cfg: Config, profile_rules: Profiles, changes: list[str] | None
 
 
 def _marker_chains() -> list[str]:
+    import re  # the slow path only
+
     listing = run(["nft", "list", "chains", "inet"], check=False).stdout
     return re.findall(rf"chain ({'ruleset_'}[0-9a-f]+) ", listing)
 

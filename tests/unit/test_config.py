@@ -96,3 +96,32 @@ def test_shipped_default_file_loads_with_no_unknown_keys() -> None:
     cfg = config.from_text(text)
     assert cfg.unknown_keys == ()
     assert cfg == config.Config(FZONE=cfg.FZONE, SERVER=cfg.SERVER)
+
+
+@pytest.mark.parametrize(("zone", "good"), [
+    ("example.org", True), ("example.org.", True), ("2.0.192.in-addr.arpa", True), ("_dns.example.org", True),
+    ("-bad.example.org", False), ("bad-.example.org", False), ("two..dots", False), ("a" * 64 + ".org", False),
+    ("sp ace.org", False), ("", False),
+])
+def test_dns_names(zone: str, good: bool) -> None:
+    assert config.is_dns_name(zone) is good
+
+
+def test_record_survives_its_own_json(tmp_path) -> None:
+    from snf_network import nic, record
+    from snf_network.plan import Link, NftElement, Sysctl
+
+    cfg = config.from_text(f"STATE_DIR={tmp_path}\n")
+    entry = record.Record(nic.from_env({"INSTANCE": "vm1.example.org", "MAC": "aa:00:00:00:00:01", "MODE": "routed",
+                                        "INTERFACE": "tap1", "TAGS": "a:b c"}),
+                          ["routed"], [Link("tap1", "cc:47:52:4e:45:54"), Sysctl("net/x", "1", "0"),
+                                       NftElement("inet", "ip4_ok", '"tap1" . 192.0.2.1')])
+    record.save(cfg, entry)
+    import json
+
+    assert json.loads((tmp_path / "tap1.json").read_text())["items"][2]["element"] == '"tap1" . 192.0.2.1'
+    loaded = record.load(cfg, "tap1")
+    assert loaded is not None and loaded.items == entry.items and loaded.nic == entry.nic
+    (tmp_path / "tap1.json").write_text('{"version": 1, "nic": ')
+    with pytest.raises(Exception, match="is damaged"):
+        record.load(cfg, "tap1")

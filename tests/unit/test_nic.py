@@ -120,3 +120,25 @@ def test_bad_values_name_their_variable(change: dict[str, str], message: str) ->
 def test_bridged_link_is_an_interface_name() -> None:
     with pytest.raises(InputError, match="LINK: not a valid interface name"):
         nic.from_env({**GOOD, "MODE": "bridged", "LINK": "br0;reboot"})
+
+
+@pytest.mark.parametrize("vlan", ["", "100", ".100", ":100:200", ".100:200:300"])
+def test_ganeti_vlan_forms(vlan: str) -> None:
+    assert nic.from_env({**GOOD, "VLAN": vlan}).vlan == vlan
+
+
+@pytest.mark.parametrize("vlan", ["100:200", ".", ":", "12345", ".1:", "a"])
+def test_bad_vlans(vlan: str) -> None:
+    with pytest.raises(InputError, match="VLAN"):
+        nic.from_env({**GOOD, "VLAN": vlan})
+
+
+@pytest.mark.parametrize("name", ["eth0", "ganeti:communication:vm1", "4e3c2a10-0000-4000-8000-000000000001"])
+def test_names_and_uuids(name: str) -> None:
+    assert nic.from_env({**GOOD, "INTERFACE_NAME": name}).name == name
+
+
+@pytest.mark.parametrize("name", ["two words", "quote\"d", "back\\slash", "dollar$"])
+def test_bad_names(name: str) -> None:
+    with pytest.raises(InputError, match="INTERFACE_NAME"):
+        nic.from_env({**GOOD, "INTERFACE_NAME": name})
