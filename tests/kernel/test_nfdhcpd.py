@@ -37,6 +37,8 @@ def test_queues_for_nfdhcpd_or_a_warning_where_the_kernel_cannot(lab: Lab) -> No
     else:
         assert "queue" not in chain
         assert "this kernel cannot queue packets from nftables (nft_queue)" in log
+        # User-mode Linux has nft_queue but no inet or arp nftables families
+        # (checked: "Operation not supported"), so it cannot host our ruleset.
         pytest.skip("this kernel lacks nft_queue (CONFIG_NFT_QUEUE): the queue rules themselves are not testable "
                     "here; the warning was checked")
 
@@ -50,3 +52,4 @@ def test_the_shipped_extra_script_example_works(lab: Lab) -> None:
     assert '"tap1"' in lab.ns(lab.node, "nft", "list", "set", "inet", "example_extra", "mail_ok").stdout
     lab.program("kvm-vif-bridge", {**env, "TAGS": ""})  # the tag is gone: so is the permission
     assert '"tap1"' not in lab.ns(lab.node, "nft", "list", "set", "inet", "example_extra", "mail_ok").stdout
+
