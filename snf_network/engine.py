@@ -17,7 +17,7 @@ from snf_network.config import Config
 from snf_network.errors import InputError, SnfNetworkError
 from snf_network.host import files, ip, lock, nft, probe, sysctl
 from snf_network.nic import Nic
-from snf_network.plan import BindingFile, Item, NftElement, Plan, Sysctl, describe
+from snf_network.plan import BindingFile, Item, NftElement, Plan, ProxyNeighbour, Sysctl, describe
 
 
 def plan(nic: Nic, cfg: Config) -> Plan:
@@ -37,15 +37,21 @@ def ifup(nic: Nic, cfg: Config) -> Plan:
     with lock.held(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
         old = record.load(cfg, nic.interface)
         old_items = old.items if old is not None else []
-        stale = [item for item in old_items if item not in wanted.items]
+        stale = _owned(cfg, nic.interface, [item for item in old_items if item not in wanted.items])
         # Saved before any change: whatever happens next, the record covers it.
-        record.save(cfg, record.Record(nic, wanted.features, [*old_items, *wanted.items], complete=False))
+        pending = [*old_items, *(item for item in wanted.items if item not in old_items)]
+        record.save(cfg, record.Record(nic, wanted.features, pending, complete=False))
+        written: list[Item] = []  # sysctls as set, with the values to put back
         try:
-            applied = _apply(cfg, wanted.items, stale, old_items)
-        except SnfNetworkError:
-            _remove(cfg, [*wanted.items, *old_items])
+            applied = _apply(cfg, wanted.items, stale, old_items, written)
+            _claim(cfg, nic.interface, wanted.items, stale)
+        except (SnfNetworkError, OSError) as exc:
+            _remove(cfg, _owned(cfg, nic.interface, [*written, *pending]))
+            _claim(cfg, nic.interface, [], pending)
             record.delete(cfg, nic.interface)
-            raise
+            if isinstance(exc, SnfNetworkError):
+                raise
+            raise SnfNetworkError(f"{exc.filename or 'the host'}: {exc.strerror or exc}") from None
         record.save(cfg, record.Record(nic, wanted.features, applied))
     for note in wanted.notes:
         log.info(note)
@@ -62,8 +68,7 @@ def ifdown(cfg: Config, interface: str) -> bool:
         if old is None:
             return False
         log.context(instance=old.nic.instance)
-        _remove(cfg, old.items)
-        record.delete(cfg, interface)
+        _remove_record(cfg, old)
     log.info(f"down: removed {len(old.items)} items of {', '.join(old.features) or 'nothing'}")
     return True
 
@@ -81,8 +86,7 @@ def ifdown_instance(cfg: Config, instance: str) -> list[str]:
         for old in record.load_all(cfg):
             if old.nic.instance != instance:
                 continue
-            _remove(cfg, old.items)
-            record.delete(cfg, old.interface)
+            _remove_record(cfg, old)
             cleaned.append(old.interface)
             log.info(f"{old.interface}: removed {len(old.items)} items of {', '.join(old.features) or 'nothing'}")
     return cleaned
@@ -112,8 +116,7 @@ def cleanup(cfg: Config) -> list[str]:
         records = record.load_all(cfg)
         for entry in records:
             if not os.path.exists(f"/sys/class/net/{entry.interface}"):
-                _remove(cfg, entry.items)
-                record.delete(cfg, entry.interface)
+                _remove_record(cfg, entry)
                 removed.append(f"{entry.interface}: {len(entry.items)} recorded items of {entry.nic.instance}")
         recorded = {entry.interface for entry in records}
         stray = []
@@ -130,10 +133,57 @@ def cleanup(cfg: Config) -> list[str]:
     return removed
 
 
-def _apply(cfg: Config, items: list[Item], stale: list[Item], old_items: list[Item]) -> list[Item]:
+def _remove_record(cfg: Config, entry: record.Record) -> None:
+    items = _owned(cfg, entry.interface, entry.items)
+    _remove(cfg, items)
+    _claim(cfg, entry.interface, [], items)
+    record.delete(cfg, entry.interface)
+
+
+def _owner_path(cfg: Config, item: ProxyNeighbour) -> str:
+    return os.path.join(cfg.STATE_DIR, "proxies", f"{item.address}@{item.dev}")
+
+
+def _owned(cfg: Config, interface: str, items: list[Item]) -> list[Item]:
+    """``items`` less the proxy entries another interface has claimed since.
+
+    A proxy entry is keyed by address and uplink, not by tap: when an
+    instance restarts on another tap before its old tap's record is undone
+    (stock Ganeti runs no ifdown), undoing the old record must not take the
+    entry from the new tap. Everything else we add is keyed by its tap.
+    """
+    kept = []
+    for item in items:
+        if isinstance(item, ProxyNeighbour):
+            owner = files.read(_owner_path(cfg, item))
+            if owner is not None and owner.strip() != interface:
+                continue
+        kept.append(item)
+    return kept
+
+
+def _claim(cfg: Config, interface: str, claimed: list[Item], released: list[Item]) -> None:
+    """Record which interface owns each proxy entry it added, and forget those it removed."""
+    for item in released:
+        if isinstance(item, ProxyNeighbour) and item not in claimed:
+            path = _owner_path(cfg, item)
+            if (files.read(path) or "").strip() == interface:
+                files.remove(path)
+    for item in claimed:
+        if isinstance(item, ProxyNeighbour):
+            files.atomic_replace(_owner_path(cfg, item), interface + "\n")
+
+
+def _apply(cfg: Config, items: list[Item], stale: list[Item], old_items: list[Item],
+           written: list[Item]) -> list[Item]:
     """Remove ``stale``, apply ``items``; returns the items as applied (with sysctl history)."""
     _restore_sysctls([item for item in stale if isinstance(item, Sysctl)])
-    applied = [_set_sysctl(item, old_items) if isinstance(item, Sysctl) else item for item in items]
+    applied = []
+    for item in items:
+        if isinstance(item, Sysctl):
+            item = _set_sysctl(item, old_items)
+            written.append(item)
+        applied.append(item)
     elements = [item for item in items if isinstance(item, NftElement)]
     stale_elements = [item for item in stale if isinstance(item, NftElement)]
     if elements or stale_elements:

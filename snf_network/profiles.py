@@ -86,6 +86,12 @@ def _load(path: str) -> dict[str, tuple[str, ...]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read firewall profiles {path}: {exc}") from None
     merged.update(parse(text, path))
+    marks: dict[int, str] = {}
+    for name in merged:
+        if mark(name) in marks:  # 1 in 65536 per pair: rename one
+            raise ConfigError(f"{path}: profiles {marks[mark(name)]} and {name} would share a packet mark; "
+                              "rename one")
+        marks[mark(name)] = name
     return merged
 
 

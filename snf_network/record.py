@@ -135,6 +135,13 @@ def load_all(cfg: Config) -> list[Record]:
         if name.endswith(".json"):
             where = os.path.join(cfg.STATE_DIR, name)
             text = files.read(where)
-            if text is not None:
+            if text is None:
+                continue
+            try:
                 records.append(_parse(text, where))
+            except SnfNetworkError as exc:
+                # One damaged record must not stop the hooks and cleanup for every other interface.
+                from snf_network import log
+
+                log.error(str(exc))
     return records

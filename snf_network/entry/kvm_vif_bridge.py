@@ -47,10 +47,18 @@ def _work(cfg: Config, argv: list[str], env: Mapping[str, str]) -> int:
         if not engine.ifdown(cfg, interface):
             log.info("down: nothing recorded for this interface")
         return 0
-    nic = nic_module.from_env(env, tap)
-    log.context(interface=nic.interface, instance=nic.instance)
-    if nic.is_communication:
+    interface = tap or env.get("INTERFACE", "")
+    if interface.startswith(nic_module.COMMUNICATION_TAP_PREFIX) or env.get("INTERFACE_NAME", "").startswith(
+            nic_module.COMMUNICATION_NAME_PREFIX):
+        # Ganeti's own kvm-ifup-os configures these (and execs us anyway, up to 3.1).
+        log.context(interface=interface)
         log.info("instance communication NIC: left to Ganeti")
         return 0
+    nic = nic_module.from_env(env, tap)
+    log.context(interface=nic.interface, instance=nic.instance)
     plan = engine.ifup(nic, cfg)
-    return run_extra_script(cfg, argv, env, plan.derived)
+    status = run_extra_script(cfg, argv, env, plan.derived)
+    if status != 0:
+        # Ganeti will not start the VM, and stock Ganeti never runs an ifdown.
+        engine.ifdown(cfg, nic.interface)
+    return status

@@ -22,9 +22,13 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
         raise InputError("LINK: not set (a bridged NIC needs a bridge)")
     if not facts.bridge_mtu:
         raise InputError(f"LINK: bridge {nic.link} does not exist on this node")
-    address = ""
-    # Xen's netback vifs already carry fe:ff:ff:ff:ff:ff.
-    if nic.hypervisor == "kvm" and facts.interface_mac and not facts.interface_mac.startswith("fe:"):
-        address = "fe:" + facts.interface_mac[3:]
+    if nic.vlan:
+        # Ganeti skips its own bridge setup (VLAN-aware bridges included) when
+        # our script exists: joining the bridge without the VLAN would put the
+        # NIC on the wrong segment.
+        raise InputError(f"VLAN: {nic.vlan}: VLANs on bridged NICs are not supported by snf-network yet")
+    # Xen's netback vifs already carry fe:ff:ff:ff:ff:ff. The same address on
+    # every run, so that a second run finds nothing to change.
+    address = "fe:" + facts.interface_mac[3:] if nic.hypervisor == "kvm" and facts.interface_mac else ""
     result.derived.update(BRIDGE=nic.link, INDEV=nic.link)
     result.add(Link(nic.interface, address=address, mtu=facts.bridge_mtu, master=nic.link))

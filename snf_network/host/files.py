@@ -41,7 +41,7 @@ def write_in_place(path: str, content: str, mode: int = 0o644) -> None:
 def remove(path: str) -> bool:
     try:
         os.unlink(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return False
     return True
 
@@ -50,5 +50,5 @@ def read(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None

@@ -53,7 +53,11 @@ def add_lines(item: Item) -> list[Line]:
 
 def remove_lines(item: Item) -> list[Line]:
     if isinstance(item, Link):
-        return [Line(4, f"link set dev {item.dev} nomaster", False)] if item.master else []
+        # Down, not just unconfigured: Ganeti 3.2 runs "down" while the guest
+        # may still be running, and its packets must not reach the host
+        # without the rules that checked them.
+        lines = [Line(4, f"link set dev {item.dev} nomaster", False)] if item.master else []
+        return [*lines, Line(4, f"link set dev {item.dev} down", False)]
     if isinstance(item, Rule):
         return [Line(item.family, f"rule del iif {item.iif} lookup {item.table}", False)]
     if isinstance(item, Route):

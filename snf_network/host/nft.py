@@ -54,7 +54,12 @@ table inet {TABLE} {{
     type filter hook prerouting priority raw; policy accept;
     iifname != @guarded return
     iifname . ether saddr != @mac_ok drop
-{_FROM_VM_L3}
+{_SERVER_GUARDS}
+    # A tap is a point-to-point link: only the host hears link-local traffic,
+    # and its neighbour entries on this tap cannot capture another VM's
+    # traffic, so any link-local source (privacy, stable-privacy) may talk to it.
+    ip6 saddr fe80::/64 accept
+{_SOURCES}
   }}
 
   chain nfdhcpd {{
@@ -105,13 +110,17 @@ table bridge {TABLE} {{
     type filter hook prerouting priority -200; policy accept;
     iifname != @guarded return
     iifname . ether saddr != @mac_ok drop
-    # QEMU announces a migrated VM with RARP, from the VM's own MAC.
+    # IPv4, IPv6, ARP, and the RARP with which QEMU announces a migrated VM:
+    # nothing else, and no VLAN tags, which would hide a frame's real type
+    # from every check below.
+    ether type != {{ ip, ip6, arp, 0x8035 }} drop
     ether type 0x8035 accept
     ether type arp iifname . arp saddr ether != @mac_ok drop
     ether type arp arp saddr ip 0.0.0.0 accept
     ether type arp iifname @any4 accept
     ether type arp iifname . arp saddr ip != @ip4_ok drop
-{_FROM_VM_L3}
+{_SERVER_GUARDS}
+{_SOURCES}
   }}
 
   chain nfdhcpd {{
@@ -145,11 +154,12 @@ _PORT_SETS = """\
 
 # What a VM may send at layer 3, for the inet (routed) and bridge (bridged)
 # antispoof chains alike; features/antispoof.py fills the sets.
-_FROM_VM_L3 = """\
+_SERVER_GUARDS = """\
     # No DHCP or DHCPv6 server and no router advertisements from a VM.
     udp sport 67 udp dport 68 drop
     udp sport 547 udp dport 546 drop
-    icmpv6 type nd-router-advert drop
+    icmpv6 type nd-router-advert drop"""
+_SOURCES = """\
     ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept
     meta protocol ip iifname != @any4 iifname . ip saddr != @ip4_ok drop
     icmpv6 type nd-neighbor-advert iifname != @any6 iifname . @th,64,128 != @nd_ok drop

@@ -8,10 +8,14 @@ of imports), so we spawn with ``os.posix_spawnp`` and read the pipes with
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found,unused-ignore]  # the signal module itself would import enum (~4 ms); we need one number
 import os
 import select
 
 from snf_network.errors import CommandError
+
+# Python ignores SIGPIPE; the programs we start must not inherit that.
+_DEFAULT_SIGNALS = (_signal.SIGPIPE,)
 
 
 class Result:
@@ -33,7 +37,7 @@ def run(argv: list[str], stdin: str | None = None, check: bool = True) -> Result
         *((os.POSIX_SPAWN_CLOSE, fd) for fd in (in_read, in_write, out_read, out_write, err_read, err_write)),
     ]
     try:
-        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
+        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions, setsigdef=_DEFAULT_SIGNALS)
     except FileNotFoundError:
         for fd in (in_read, in_write, out_read, out_write, err_read, err_write):
             os.close(fd)
@@ -87,7 +91,7 @@ def _communicate(in_fd: int, data: bytes, out_fd: int, err_fd: int) -> tuple[byt
 def run_passing_output(argv: list[str], env: dict[str, str]) -> int:
     """Run ``argv`` with our stdin, stdout and stderr (the operator's extra script); its exit status."""
     try:
-        pid = os.posix_spawn(argv[0], argv, env)
+        pid = os.posix_spawn(argv[0], argv, env, setsigdef=_DEFAULT_SIGNALS)
     except OSError as exc:
         raise CommandError(argv, 126, f"{argv[0]}: cannot run: {exc.strerror}") from None
     _, status = os.waitpid(pid, 0)

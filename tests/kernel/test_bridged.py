@@ -19,6 +19,10 @@ def test_bridged_nic_joins_the_bridge_with_its_mtu_and_an_fe_mac(lab: Lab) -> No
                          NETWORK_SUBNET="203.0.113.0/24",
                          NETWORK_GATEWAY="203.0.113.1", NETWORK_SUBNET6="", NETWORK_GATEWAY6="")
     lab.program("kvm-vif-bridge", env)
+    record = (lab.workdir / "state" / "tap1.json").read_text().split('"updated"')[1]
+    lab.program("kvm-vif-bridge", env)  # again: nothing changes, the port does not leave the bridge
+    assert (lab.workdir / "state" / "tap1.json").read_text().split('"updated"')[1].split("\n", 1)[1] == \
+        record.split("\n", 1)[1]
     link = lab.ns(lab.node, "ip", "-o", "link", "show", "tap1").stdout
     assert "master br0" in link and "mtu 1400" in link and "link/ether fe:" in link
     lab.ns(vm.name, "ip", "link", "set", "eth0", "mtu", "1400")

@@ -14,7 +14,7 @@ from tests.lab import Lab, Vm
 pytestmark = pytest.mark.kernel
 scapy = pytest.importorskip("scapy.all", reason="scapy is not installed (tools/setup.sh installs python3-scapy)")
 Ether, ARP, IP, UDP, IPv6, Raw = scapy.Ether, scapy.ARP, scapy.IP, scapy.UDP, scapy.IPv6, scapy.Raw
-BOOTP, DHCP = scapy.BOOTP, scapy.DHCP
+BOOTP, DHCP, Dot1Q = scapy.BOOTP, scapy.DHCP, scapy.Dot1Q
 ICMPv6ND_NA, ICMPv6ND_RA, ICMPv6NDOptDstLLAddr = scapy.ICMPv6ND_NA, scapy.ICMPv6ND_RA, scapy.ICMPv6NDOptDstLLAddr
 DHCP6_Advertise = scapy.DHCP6_Advertise
 
@@ -121,6 +121,12 @@ def crafted(a1: Vm, a2: Vm) -> dict[str, tuple[bytes, bytes]]:
                            Ether(src=a1.mac, dst=bcast) / IP(src="0.0.0.0", dst="255.255.255.255")
                            / UDP(sport=68, dport=67) / BOOTP(op=1, chaddr=bytes.fromhex(a1.mac.replace(":", "")))
                            / DHCP(options=[("message-type", "discover"), "end"])),
+        "VLAN-tagged ARP": pair("vlanarp", Ether(src=a1.mac, dst=bcast) / Dot1Q(vlan=0)
+                                / ARP(hwsrc=a1.mac, psrc=a2.ip, pdst=a2.ip),
+                                Ether(src=a1.mac, dst=bcast) / ARP(hwsrc=a1.mac, psrc=a1.ip, pdst=a2.ip)),
+        "VLAN-tagged RA": pair("vlanra", Ether(src=a1.mac, dst=allnodes) / Dot1Q(vlan=0)
+                               / IPv6(src=link_local, dst="ff02::1") / ICMPv6ND_RA(),
+                               Ether(src=a1.mac, dst=allnodes) / IPv6(src=mine6, dst="ff02::1") / UDP()),
         "DHCPv6 advertise": pair("dhcp6", Ether(src=a1.mac, dst="33:33:00:01:00:02")
                                  / IPv6(src=link_local, dst="ff02::1:2") / UDP(sport=547, dport=546)
                                  / DHCP6_Advertise(),

@@ -101,6 +101,8 @@ def test_ifdown_leaves_nothing_and_twice_is_harmless(lab: Lab) -> None:
     down = {**env, "ACTION": "down"}
     lab.program("kvm-vif-bridge", down)
     nothing_left(lab, vm.tap)
+    # Ganeti 3.2 calls down while the guest may still run: nothing of it passes unchecked.
+    assert "state DOWN" in lab.ns(lab.node, "ip", "-o", "link", "show", vm.tap).stdout
     lab.program("kvm-vif-bridge", down)  # Ganeti 3.2 repeats down during a shutdown
     lab.program("kvm-ifdown-custom", env, vm.tap, "true")
     after = snapshot(lab)
@@ -206,6 +208,7 @@ def test_extra_script_gets_the_nic_and_its_status_is_ifups(lab: Lab) -> None:
     assert seen["EUI64"] == EUI64_LONG and seen["args"] == "tap1"
     failed = lab.program("kvm-vif-bridge", {**env, "EXTRA_STATUS": "3"}, check=False)
     assert failed.returncode == 3
+    nothing_left(lab, vm.tap)  # Ganeti will not start the VM: nothing of it stays
 
 
 def test_communication_taps_are_left_alone(lab: Lab) -> None:
@@ -216,6 +219,8 @@ def test_communication_taps_are_left_alone(lab: Lab) -> None:
                          INTERFACE_NAME=f"ganeti:communication:{vm.name}", NETWORK_SUBNET="169.254.0.0/16",
                          NETWORK_GATEWAY="", NETWORK_SUBNET6="fe80::/10", NETWORK_GATEWAY6="")
     assert lab.program("kvm-vif-bridge", env).returncode == 0
+    # Left alone even when its variables are not what we would accept.
+    assert lab.program("kvm-vif-bridge", {**env, "MAC": "", "LINK": "no such table"}).returncode == 0
     assert snapshot(lab) == before
 
 
@@ -297,3 +302,47 @@ def test_admin_up_status_down(lab: Lab) -> None:
     nothing_left(lab, "tap1")
     bad = lab.program("snf-network", env, "down", "tap1;reboot", check=False)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not a valid interface name" in bad.stderr
+
+
+def test_an_instance_restarted_on_another_tap_keeps_its_proxy_entry(lab: Lab) -> None:
+    """Stock Ganeti: X stops (no ifdown) and starts again on tap2; Y then gets tap1."""
+    lab.build()
+    old_tap = lab.add_vm(1, MAC)
+    lab.program("kvm-vif-bridge", lab.ganeti_env(old_tap, ip=IP))
+    new_tap = lab.add_vm(2, MAC)
+    new_tap.name = old_tap.name  # the same instance
+    lab.program("kvm-vif-bridge", lab.ganeti_env(new_tap, ip=IP, INSTANCE=f"{old_tap.name}.example.org"))
+    other = "aa:00:00:65:43:21"
+    lab.program("kvm-vif-bridge", lab.ganeti_env(old_tap, ip="192.0.2.20", MAC=other, INSTANCE="y.example.org"))
+    proxies = lab.node_state("tap2")["proxies"]
+    assert f"{EUI64_LONG} dev eth0 proxy " in proxies
+    assert "2001:db8:1:0:a800:ff:fe65:4321 dev eth0 proxy " in proxies
+    lab.program("snf-network", lab.ganeti_env(new_tap), "down", "tap2")
+    assert f"{EUI64_LONG} dev eth0 proxy " not in lab.node_state("tap2")["proxies"]
+
+
+def test_a_failure_while_changing_the_host_leaves_nothing(lab: Lab) -> None:
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    blocker = lab.workdir / "not-a-directory"
+    blocker.write_text("")
+    lab.write_config(f"NFDHCPD_STATE_DIR={blocker}/nfdhcpd\n")
+    before = snapshot(lab)
+    result = lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip=IP), check=False)
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1 and "not-a-directory" in result.stderr, result.stderr
+    after = snapshot(lab)
+    assert {k: v for k, v in after.items() if k not in ("nft", "links", "sysctl-tap1")} == \
+        {k: v for k, v in before.items() if k not in ("nft", "links", "sysctl-tap1")}
+    assert '"tap1"' not in after["nft"]
+    assert lab.ns(lab.node, "cat", "/proc/sys/net/ipv4/conf/tap1/proxy_arp").stdout.strip() == "0"
+
+
+def test_routed_guests_may_use_any_link_local_address(lab: Lab) -> None:
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip=IP))
+    # Stable-privacy or random link-local addresses (Windows, NetworkManager).
+    lab.ns(vm.name, "ip", "-6", "addr", "add", "fe80::1234:5678/64", "dev", "eth0", "nodad")
+    lab.ns(vm.name, "ip", "-6", "addr", "del", "fe80::a800:ff:fe12:3456/64", "dev", "eth0")
+    assert lab.ping(vm.name, "fe80::ce47:52ff:fe4e:4554%eth0")

@@ -55,6 +55,7 @@ def test_removals_are_tolerant() -> None:
     lines = [line for item in items for line in ip.remove_lines(item)]
     assert [line.text for line in lines] == [
         "link set dev tap3 nomaster",
+        "link set dev tap3 down",
         "rule del iif tap3 lookup 100",
         "route del 192.0.2.10/32 dev tap3 table 100",
         "neigh del proxy 2001:db8::1 dev eth0",

@@ -125,3 +125,16 @@ def test_record_survives_its_own_json(tmp_path) -> None:
     (tmp_path / "tap1.json").write_text('{"version": 1, "nic": ')
     with pytest.raises(Exception, match="is damaged"):
         record.load(cfg, "tap1")
+
+
+def test_a_damaged_record_does_not_hide_the_others(tmp_path) -> None:
+    from snf_network import log, nic, record
+
+    cfg = config.from_text(f"STATE_DIR={tmp_path}\nLOGFILE={tmp_path}/log\n")
+    log.setup("test", str(tmp_path / "log"), use_syslog=False, stderr_level=99)
+    entry = record.Record(nic.from_env({"INSTANCE": "vm1.example.org", "MAC": "aa:00:00:00:00:01", "MODE": "routed",
+                                        "INTERFACE": "tap1"}), [], [])
+    record.save(cfg, entry)
+    (tmp_path / "tap2.json").write_text("{not json")
+    assert [r.interface for r in record.load_all(cfg)] == ["tap1"]
+    assert "tap2.json is damaged" in (tmp_path / "log").read_text()

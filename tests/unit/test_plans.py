@@ -63,3 +63,17 @@ def test_bridged_needs_an_existing_bridge() -> None:
     nic = nic_module.from_env(load_env(FIXTURES / "bridged_plain.env"))
     with pytest.raises(InputError, match="bridge br0 does not exist"):
         features.plan(nic, CONFIG, Facts())
+
+
+def test_vlans_on_bridged_nics_are_refused_rather_than_ignored() -> None:
+    env = {**load_env(FIXTURES / "bridged_plain.env"), "VLAN": ".100"}
+    with pytest.raises(InputError, match=r"VLAN: \.100: VLANs on bridged NICs are not supported"):
+        features.plan(nic_module.from_env(env), CONFIG, FACTS)
+
+
+def test_bridged_plans_do_not_depend_on_the_taps_current_mac() -> None:
+    nic = nic_module.from_env(load_env(FIXTURES / "bridged_plain.env"))
+    first = features.plan(nic, CONFIG, FACTS).items
+    again = features.plan(nic, CONFIG, Facts(interface_mac="fe:54:00:aa:bb:cc", uplinks4=("eth0",),
+                                             uplinks6=("eth0", "eth1"), bridge_mtu=9000)).items
+    assert first == again
