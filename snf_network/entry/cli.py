@@ -143,7 +143,7 @@ def cleanup_command(obj: Context) -> None:
 @click.argument("assignments", nargs=-1)
 @click.pass_obj
 def up_command(obj: Context, env_file: str | None, assignments: tuple[str, ...]) -> None:
-    """Bring a NIC up from its Ganeti variables, as kvm-vif-bridge does."""
+    """Bring a NIC up from its Ganeti variables (what kvm-vif-bridge does, without IFUP_EXTRA_SCRIPT)."""
     nic = nic_module.from_env(_nic_environment(env_file, assignments))
     log.context(interface=nic.interface, instance=nic.instance)
     result = engine.ifup(nic, obj.cfg)
