@@ -73,8 +73,8 @@ def ifdown(cfg: Config, interface: str) -> bool:
     return True
 
 
-def ifdown_instance(cfg: Config, instance: str) -> list[str]:
-    """Remove what every recorded NIC of ``instance`` holds on this node.
+def ifdown_instance(cfg: Config, instance: str, vanished_only: bool = False) -> list[str]:
+    """Remove what every recorded NIC of ``instance`` holds on this node (only those whose tap is gone).
 
     For hooks: they carry no tap names, and stock Ganeti never runs an ifdown,
     so the records are the only way to what an instance left behind. A tap
@@ -85,6 +85,8 @@ def ifdown_instance(cfg: Config, instance: str) -> list[str]:
     with lock.held(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
         for old in record.load_all(cfg):
             if old.nic.instance != instance:
+                continue
+            if vanished_only and os.path.exists(f"/sys/class/net/{old.interface}"):
                 continue
             _remove_record(cfg, old)
             cleaned.append(old.interface)

@@ -16,6 +16,9 @@ each decides from the operation and its own name (node.is_this_node):
   others. A ``--cleanup`` run (MIGRATE_CLEANUP/FAILOVER_CLEANUP=True) does
   nothing: the hook cannot tell on which node the instance ended up;
 - instance-stop, instance-remove: the instance's primary clears it;
+- instance-modify: the instance's primary clears the records of its NICs
+  whose taps are gone (a NIC hot-removed or hot-modified onto a new tap;
+  stock Ganeti runs no ifdown for the old one);
 - instance-start: nothing to remove (the ifup before it configured the NICs);
   logged only;
 - any other operation, and the pre phase: nothing.
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
 PROGRAM = "snf-network-hook"
 MOVING = ("OP_INSTANCE_MIGRATE", "OP_INSTANCE_FAILOVER")
 STOPPING = ("OP_INSTANCE_SHUTDOWN", "OP_INSTANCE_REMOVE")
+MODIFYING = "OP_INSTANCE_SET_PARAMS"
 # Instance names are host names; the same rule as kvm-ifup's INSTANCE.
 _INSTANCE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
 # Ganeti's limit is far lower (8 NICs by default); this only bounds a bad value.
@@ -99,6 +103,13 @@ def decide(cfg: Config, env: Mapping[str, str]) -> tuple[bool, str]:
         if is_this_node(primary, cfg):
             return True, "the instance's primary"
         return False, "not the instance's primary: nothing to do"
+    if opcode == MODIFYING:
+        primary = env.get("GANETI_INSTANCE_PRIMARY", "")
+        if not primary:
+            raise InputError("GANETI_INSTANCE_PRIMARY: not set")
+        if is_this_node(primary, cfg):
+            return True, "the instance's primary: NICs whose taps are gone"
+        return False, "not the instance's primary: nothing to do"
     if opcode == "OP_INSTANCE_STARTUP":
         return False, "instance start: the NICs' ifup configured them, nothing to remove"
     return False, f"nothing to do for {opcode or '(no GANETI_OP_CODE)'}"
@@ -107,7 +118,7 @@ def decide(cfg: Config, env: Mapping[str, str]) -> tuple[bool, str]:
 def run(cfg: Config, env: Mapping[str, str]) -> None:
     opcode = env.get("GANETI_OP_CODE", "")
     instance = env.get("GANETI_INSTANCE_NAME", "")
-    if opcode not in (*MOVING, *STOPPING, "OP_INSTANCE_STARTUP"):
+    if opcode not in (*MOVING, *STOPPING, MODIFYING, "OP_INSTANCE_STARTUP"):
         log.debug(f"nothing to do for {opcode or '(no GANETI_OP_CODE)'}")
         return
     if not _INSTANCE.fullmatch(instance) or ".." in instance:
@@ -118,8 +129,13 @@ def run(cfg: Config, env: Mapping[str, str]) -> None:
     if not clear:
         log.info(f"{opcode}: {reason}")
         return
-    nics = _hook_nics(env)
     from snf_network import engine, record
+
+    if opcode == MODIFYING:
+        cleaned = engine.ifdown_instance(cfg, instance, vanished_only=True)
+        log.info(f"{opcode}: {reason}; cleared {', '.join(cleaned) or 'nothing'}")
+        return
+    nics = _hook_nics(env)
 
     recorded = {old.interface: old.nic for old in record.load_all(cfg) if old.nic.instance == instance}
     cleaned = engine.ifdown_instance(cfg, instance)

@@ -213,3 +213,20 @@ def test_a_bad_config_is_one_line_and_exit_0(lab: Lab) -> None:
     for nic in (vm, other):
         lab.program("kvm-ifdown-custom", lab.ganeti_env(nic), nic.tap, "true")
         nothing_left(lab, nic.tap, EUI64_LONG if nic is vm else OTHER_EUI64_LONG)
+
+
+def test_modify_clears_only_the_nics_whose_taps_are_gone(lab: Lab) -> None:
+    """A NIC hot-removed on stock Ganeti: its tap vanished, no ifdown ran."""
+    vm, other, instance = two_instances(lab)
+    kept = lab.add_vm(3, "aa:00:00:00:00:33", tap="tap3")
+    lab.program("kvm-vif-bridge", lab.ganeti_env(kept, ip="192.0.2.33", INSTANCE=instance))
+    lab.ns(lab.node, "ip", "link", "del", vm.tap)
+    env = hook_env(lab.config_path, "OP_INSTANCE_SET_PARAMS", instance, [hook_nic("aa:00:00:00:00:33", "192.0.2.33")])
+    assert run_hook(lab, {**env, "GANETI_INSTANCE_PRIMARY": NODE_B}).returncode == 0  # not the primary
+    assert (lab.workdir / "state" / f"{vm.tap}.json").exists()
+    assert run_hook(lab, env).returncode == 0
+    nothing_left(lab, vm.tap, EUI64_LONG)
+    assert (lab.workdir / "state" / "tap3.json").exists()  # the instance's NIC still in place
+    assert (lab.workdir / "state" / f"{other.tap}.json").exists()  # another instance's
+    for nic in (kept, other):
+        lab.program("kvm-ifdown-custom", lab.ganeti_env(nic), nic.tap, "true")

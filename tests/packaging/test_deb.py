@@ -34,7 +34,7 @@ PROGRAMS = ("kvm-vif-bridge", "kvm-ifdown-custom", "vif-custom", "snf-network-ho
 GANETI_LINKS = {
     "/etc/xen/scripts/vif-custom": "vif-custom",
     **{f"/etc/ganeti/hooks/instance-{op}-post.d/snf-network-hook": "snf-network-hook"
-       for op in ("start", "stop", "migrate", "failover", "remove")},
+       for op in ("modify", "start", "stop", "migrate", "failover", "remove")},
     "/etc/ganeti/kvm-vif-bridge": "kvm-vif-bridge",
     "/etc/ganeti/kvm-ifup-custom": "kvm-vif-bridge",
     "/etc/ganeti/kvm-ifdown-custom": "kvm-ifdown-custom",
