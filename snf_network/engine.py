@@ -121,15 +121,14 @@ def cleanup(cfg: Config) -> list[str]:
                 _remove_record(cfg, entry)
                 removed.append(f"{entry.interface}: {len(entry.items)} recorded items of {entry.nic.instance}")
         recorded = {entry.interface for entry in records}
-        stray = []
+        stray: dict[str, list[NftElement]] = {}
         for (family, name), owners in inspect.element_owners().items():
             for interface, elements in owners.items():
                 if interface not in recorded and not os.path.exists(f"/sys/class/net/{interface}"):
-                    stray += [NftElement(family, name, element) for element in elements]
+                    stray.setdefault(interface, []).extend(NftElement(family, name, e) for e in elements)
         if stray:
-            nft.apply(cfg, [], stray)
-            for interface in sorted({element.element.split('"')[1] for element in stray}):
-                removed.append(f"{interface}: nft elements without a record")
+            nft.apply(cfg, [], [element for elements in stray.values() for element in elements])
+            removed += [f"{interface}: nft elements without a record" for interface in sorted(stray)]
     for line in removed:
         log.info(f"cleanup: {line}")
     return removed

@@ -69,6 +69,11 @@ def table_name(value: str, what: str = "LINK") -> str:
     return value
 
 
+def is_instance_name(value: str) -> bool:
+    """A Ganeti instance name: a host name (Ganeti resolves it at creation); never a path."""
+    return _word(value, _DOTTED, 253) and ".." not in value
+
+
 def mac_address(value: str, what: str = "MAC") -> str:
     mac = value.lower()
     if not is_mac(mac):
@@ -222,7 +227,7 @@ def _build(
     uuid_key: str,
     index_key: str | None,
 ) -> Nic:
-    if not _word(instance, _DOTTED, 253):
+    if not is_instance_name(instance):
         raise InputError(f"{fields.prefix}INSTANCE: not a valid instance name: {instance!r}")
     mode = fields.required("MODE")
     if mode not in MODES:

@@ -34,7 +34,6 @@ Its environment is Ganeti's cleared one, so its config is always
 from __future__ import annotations
 
 import os
-import re
 import sys
 
 from snf_network import config, log
@@ -53,7 +52,6 @@ MOVING = ("OP_INSTANCE_MIGRATE", "OP_INSTANCE_FAILOVER")
 STOPPING = ("OP_INSTANCE_SHUTDOWN", "OP_INSTANCE_REMOVE")
 MODIFYING = "OP_INSTANCE_SET_PARAMS"
 # Instance names are host names; the same rule as kvm-ifup's INSTANCE.
-_INSTANCE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
 # Ganeti's limit is far lower (8 NICs by default); this only bounds a bad value.
 MAX_NICS = 256
 
@@ -121,7 +119,9 @@ def run(cfg: Config, env: Mapping[str, str]) -> None:
     if opcode not in (*MOVING, *STOPPING, MODIFYING, "OP_INSTANCE_STARTUP"):
         log.debug(f"nothing to do for {opcode or '(no GANETI_OP_CODE)'}")
         return
-    if not _INSTANCE.fullmatch(instance) or ".." in instance:
+    from snf_network.nic import is_instance_name
+
+    if not is_instance_name(instance):
         # Not validated yet: keep the log line one line.
         raise InputError(f"GANETI_INSTANCE_NAME: not a valid instance name: {instance[:80]!r}")
     log.context(instance=instance)

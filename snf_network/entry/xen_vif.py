@@ -42,7 +42,6 @@ _VIF = re.compile(r"vif([0-9]{1,5})\.([0-9]{1,4})")
 _TAP = re.compile(r"vif([0-9]{1,5})\.([0-9]{1,4})-emu")
 _XENBUS_PATH = re.compile(r"(/local/domain/[0-9]{1,5}/)?backend/vif/[0-9]{1,5}/[0-9]{1,4}")
 # A domain name becomes a path component under GANETI_NIC_DIR: no "/", no "..".
-_DOMAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
 # libxl's migrate-receive names the arriving domain "<name>--incoming" until it runs.
 _INCOMING = "--incoming"
 
@@ -81,7 +80,7 @@ class Hotplug:
 
 def domain_name(raw: str) -> str:
     name = raw[: -len(_INCOMING)] if raw.endswith(_INCOMING) else raw
-    if not _DOMAIN.fullmatch(name) or ".." in name:
+    if not nic_module.is_instance_name(name):
         raise InputError(f"domain name: not a Ganeti instance name: {raw!r}")
     return name
 
