@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from snf_network.errors import ConfigError
+from snf_network.shell import words
 
 DEFAULT_PATH = "/etc/default/snf-network"
 ENV_VARIABLE = "SNF_NETWORK_CONFIG"
@@ -187,51 +188,10 @@ def _parse_line(line: str, earlier: dict[str, str], where: str) -> tuple[str, st
 
 def _parse_value(text: str, earlier: dict[str, str], where: str) -> str:
     """One shell word: quotes, escapes and $KEY; a second word is an error."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        char = text[i]
-        if char in " \t":
-            tail = text[i:].strip()
-            if tail and not tail.startswith("#"):
-                raise ConfigError(f"{where}: unquoted space in value (quote it)")
-            break
-        if char == "'":
-            end = text.find("'", i + 1)
-            if end < 0:
-                raise ConfigError(f"{where}: unterminated single quote")
-            out.append(text[i + 1 : end])
-            i = end + 1
-        elif char == '"':
-            i += 1
-            while i < n and text[i] != '"':
-                if text[i] == "\\" and i + 1 < n and text[i + 1] in '"\\$`':
-                    out.append(text[i + 1])
-                    i += 2
-                elif text[i] == "$":
-                    value, i = _expand(text, i, earlier, where)
-                    out.append(value)
-                elif text[i] == "`":
-                    raise ConfigError(f"{where}: command substitution is not supported")
-                else:
-                    out.append(text[i])
-                    i += 1
-            if i >= n:
-                raise ConfigError(f"{where}: unterminated double quote")
-            i += 1
-        elif char == "\\":
-            if i + 1 < n:
-                out.append(text[i + 1])
-            i += 2
-        elif char == "$":
-            value, i = _expand(text, i, earlier, where)
-            out.append(value)
-        elif char in "`;&|<>()":
-            raise ConfigError(f"{where}: shell syntax {char!r} is not supported")
-        else:
-            out.append(char)
-            i += 1
-    return "".join(out)
+    found = words(text, where, lambda line, at: _expand(line, at, earlier, where), ConfigError)
+    if len(found) > 1:
+        raise ConfigError(f"{where}: unquoted space in value (quote it)")
+    return found[0] if found else ""
 
 
 def _expand(text: str, start: int, earlier: dict[str, str], where: str) -> tuple[str, int]:

@@ -21,11 +21,10 @@ with the line number, so a damaged or planted file can never run anything.
 
 from __future__ import annotations
 
-import re
-
+from snf_network.config import is_key
 from snf_network.errors import InputError
+from snf_network.shell import words
 
-_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The keys holding space-separated lists; Ganeti joined them with "\ ".
 TAG_KEYS = ("TAGS", "NETWORK_TAGS")
 # Files are a few hundred bytes; anything far bigger is not Ganeti's.
@@ -55,67 +54,15 @@ def parse(text: str, origin: str = "<nic file>") -> dict[str, str]:
         if not stripped or stripped.startswith("#"):
             continue
         key, sep, rest = stripped.partition("=")
-        if not sep or not _KEY.fullmatch(key):
+        if not sep or not is_key(key):
             raise InputError(f"{where}: expected KEY=value, got {stripped[:60]!r}")
-        words = _words(rest, f"{where}: {key}")
+        found = words(rest, f"{where}: {key}")
         # Several words only come from 2.10-2.12's unquoted NETWORK_TAGS=a b.
-        value = " ".join(words)
+        value = " ".join(found)
         if key in TAG_KEYS:
             value = " ".join(value.replace("\\ ", " ").split())
         values[key] = value
     return values
-
-
-def _words(text: str, where: str) -> list[str]:
-    """The shell words of ``text`` (quotes and backslashes as bash reads them, no expansion)."""
-    words: list[str] = []
-    current: list[str] = []
-    in_word = False
-    i, n = 0, len(text)
-    while i < n:
-        char = text[i]
-        if char in " \t":
-            if in_word:
-                words.append("".join(current))
-                current, in_word = [], False
-            i += 1
-            continue
-        if char == "#" and not in_word:
-            break  # a comment
-        in_word = True
-        if char == "'":
-            end = text.find("'", i + 1)
-            if end < 0:
-                raise InputError(f"{where}: unterminated single quote")
-            current.append(text[i + 1 : end])
-            i = end + 1
-        elif char == '"':
-            i += 1
-            while i < n and text[i] != '"':
-                if text[i] == "\\" and i + 1 < n and text[i + 1] in '"\\$`':
-                    current.append(text[i + 1])
-                    i += 2
-                elif text[i] in "$`":
-                    raise InputError(f"{where}: shell expansion ({text[i]}) is not allowed in a NIC file")
-                else:
-                    # Any other backslash stays, as in bash: "a\ b" is a, \, space, b.
-                    current.append(text[i])
-                    i += 1
-            if i >= n:
-                raise InputError(f"{where}: unterminated double quote")
-            i += 1
-        elif char == "\\":
-            if i + 1 < n:
-                current.append(text[i + 1])
-            i += 2
-        elif char in "$`;&|<>(){}":
-            raise InputError(f"{where}: shell syntax ({char}) is not allowed in a NIC file")
-        else:
-            current.append(char)
-            i += 1
-    if in_word:
-        words.append("".join(current))
-    return words
 
 
 def nic_environment(values: dict[str, str], instance: str) -> dict[str, str]:

@@ -42,6 +42,34 @@ def run_program(program: str, env: Mapping[str, str] | None,
         return 1
 
 
+def run_post_hook(program: str, env: Mapping[str, str] | None,
+                  work: Callable[[Config, Mapping[str, str]], None]) -> int:
+    """A Ganeti post hook's frame: nothing in the pre phase, always 0, failures logged.
+
+    A pre hook exiting non-zero would deny the operation, and before it
+    happened there is nothing to do; a post hook's status is only logged by
+    Ganeti, so we log ourselves, with more to say.
+    """
+    env = os.environ if env is None else env
+    if env.get("GANETI_HOOKS_PHASE", "").lower() != "post":
+        return 0
+    try:
+        cfg = config.load(dict(env))
+    except SnfNetworkError as exc:
+        print(f"{program}: error: {exc}", file=sys.stderr)
+        return 0
+    log.setup(program, cfg.LOGFILE, cfg.SYSLOG, cfg.DEBUG, stderr_level=log.WARNING)
+    for key in cfg.unknown_keys:
+        log.warning(f"unknown key {key} in the configuration file (ignored)")
+    try:
+        work(cfg, env)
+    except SnfNetworkError as exc:
+        log.error(f"{env.get('GANETI_OP_CODE', '')}: {exc}")
+    except Exception as exc:  # the last line of defence: never a traceback, never a failed hook
+        log.error(f"internal error: {type(exc).__name__}: {exc}")
+    return 0
+
+
 def run_extra_script(cfg: Config, argv: list[str], env: Mapping[str, str], derived: dict[str, str]) -> int:
     """The operator's IFUP_EXTRA_SCRIPT, when executable; its exit status is ifup's."""
     script = cfg.IFUP_EXTRA_SCRIPT

@@ -9,13 +9,12 @@ with the instance, the records and the server (docs/dns.md).
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections.abc import Mapping
 
-from snf_network import config, log
+from snf_network import log
 from snf_network.config import Config
+from snf_network.entry.common import run_post_hook
 from snf_network.errors import SnfNetworkError
 
 PROGRAM = "snf-network-dnshook"
@@ -23,21 +22,7 @@ PROGRAM = "snf-network-dnshook"
 
 def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     start = time.monotonic()
-    env = os.environ if env is None else env
-    # The pre phase must never deny an operation, and there is nothing to do before it happened.
-    if env.get("GANETI_HOOKS_PHASE", "").lower() != "post":
-        return 0
-    try:
-        cfg = config.load(dict(env))
-    except SnfNetworkError as exc:
-        print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
-        return 0
-    log.setup(PROGRAM, cfg.LOGFILE, cfg.SYSLOG, cfg.DEBUG, stderr_level=log.WARNING)
-    try:
-        _run(cfg, env, start)
-    except Exception as exc:  # the last line of defence: never a traceback, never a failed hook
-        log.error(f"internal error: {type(exc).__name__}: {exc}")
-    return 0
+    return run_post_hook(PROGRAM, env, lambda cfg, environ: _run(cfg, environ, start))
 
 
 def _run(cfg: Config, env: Mapping[str, str], start: float) -> None:
@@ -71,8 +56,6 @@ def _run(cfg: Config, env: Mapping[str, str], start: float) -> None:
         log.error(f"bad hook environment, nothing sent to DNS: {exc}")
         return
     log.context(instance=op.instance)
-    for key in cfg.unknown_keys:
-        log.warning(f"unknown key {key} in the configuration file (ignored)")
     log.info(f"DNS {op.kind}: {op.instance}{' -> ' + op.new_name if op.new_name else ''}, "
              f"{len(op.nics)} NIC(s)")
     sync.apply(cfg, target=op.target, nics=op.nics, gone=op.gone,

@@ -33,12 +33,10 @@ Its environment is Ganeti's cleared one, so its config is always
 
 from __future__ import annotations
 
-import os
-import sys
-
-from snf_network import config, log
+from snf_network import log
 from snf_network.config import Config
-from snf_network.errors import InputError, SnfNetworkError
+from snf_network.entry.common import run_post_hook
+from snf_network.errors import InputError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
@@ -57,25 +55,7 @@ MAX_NICS = 256
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    env = os.environ if env is None else env
-    # The pre phase must never deny an operation; before it happened there is nothing to clear.
-    if env.get("GANETI_HOOKS_PHASE", "").lower() != "post":
-        return 0
-    try:
-        cfg = config.load(dict(env))
-    except SnfNetworkError as exc:
-        print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
-        return 0
-    log.setup(PROGRAM, cfg.LOGFILE, cfg.SYSLOG, cfg.DEBUG, stderr_level=log.WARNING)
-    for key in cfg.unknown_keys:
-        log.warning(f"unknown key {key} in the configuration file (ignored)")
-    try:
-        run(cfg, env)
-    except SnfNetworkError as exc:
-        log.error(f"{env.get('GANETI_OP_CODE', '')}: {exc}")
-    except Exception as exc:  # the last line of defence: never a traceback, never a failed hook
-        log.error(f"internal error: {type(exc).__name__}: {exc}")
-    return 0
+    return run_post_hook(PROGRAM, env, run)
 
 
 def decide(cfg: Config, env: Mapping[str, str]) -> tuple[bool, str]:

@@ -256,7 +256,7 @@ def test_an_hvm_emulated_tap_is_configured_by_add_and_removed_by_remove(lab: Lab
     ("change", "message", "status"),
     [
         ({"nic_file": None}, "does not exist (not written by Ganeti", 2),
-        ({"nic_file": "MAC=$(reboot)\n"}, "shell syntax ($) is not allowed", 2),
+        ({"nic_file": "MAC=$(reboot)\n"}, "shell expansion ($) is not allowed", 2),
         ({"nic_file": "MODE=routed\nMAC=aa:00:00:12:34:56\nLINK=no_such_table\nNETWORK_TAGS=ip-less-routed\n"},
          "routing table 'no_such_table' is unknown", 2),
         ({"domain": "../../etc"}, "domain name: not a Ganeti instance name", 2),

@@ -61,7 +61,7 @@ def test_empty_authentication_method_switches_dns_off() -> None:
         ("NFDHCPD_STATE_DIR=", "absolute path"),
         ("STATE_DIR=/tmp/a b", "unquoted space"),
         ("STATE_DIR=$(reboot)", "only $KEY"),
-        ("STATE_DIR=`reboot`", "not supported"),
+        ("STATE_DIR=`reboot`", "shell expansion (`) is not allowed"),
         ("STATE_DIR=/x; reboot", "shell syntax"),
         ("STATE_DIR=/x;reboot", "shell syntax"),
         ("TTL=soon", "TTL"),
