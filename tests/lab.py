@@ -40,6 +40,35 @@ def sh(*argv: str, check: bool = True, stdin: str | None = None) -> subprocess.C
     return result
 
 
+def node_commands(address: str, routed: bool = True) -> list[str]:
+    """A node's set-up: forwarding, its uplink eth0 at ``address``, and (``routed``) table 100.
+
+    The table's part is what an operator sets up once per routed network
+    (GRNET's docs, "host prerequisites"): the uplink and default route in the
+    table, traffic from the uplink looked up there, proxy ARP/NDP on it.
+    """
+    commands = [
+        "sysctl -qw net.ipv4.ip_forward=1",
+        "sysctl -qw net.ipv6.conf.all.forwarding=1",
+        "sysctl -qw net.ipv6.conf.default.accept_dad=0",
+        "ip link set eth0 up",
+        f"ip addr add {address}/24 dev eth0",
+    ]
+    if routed:
+        commands += [
+            f"ip route add {SUBNET} dev eth0 table {TABLE}",
+            f"ip route add default via {GATEWAY} dev eth0 table {TABLE}",
+            f"ip rule add iif eth0 lookup {TABLE}",
+            f"ip -6 route add {SUBNET6} dev eth0 table {TABLE}",
+            f"ip -6 route add default via {GATEWAY6} dev eth0 table {TABLE}",
+            f"ip -6 rule add iif eth0 lookup {TABLE}",
+            "sysctl -qw net.ipv4.conf.eth0.proxy_arp=1",
+            "sysctl -qw net.ipv6.conf.eth0.proxy_ndp=1",
+            "sysctl -qw net.ipv6.neigh.eth0.proxy_delay=0",
+        ]
+    return commands
+
+
 def can_run() -> str:
     """Why kernel tests cannot run here, or '' when they can."""
     if os.geteuid() != 0:
@@ -115,28 +144,7 @@ class Lab:
         ):
             self.ns(up, *command.split())
         self.ns(up, "sysctl", "-qw", "net.ipv6.conf.up0.accept_dad=0")
-        node_setup = [
-            "sysctl -qw net.ipv4.ip_forward=1",
-            "sysctl -qw net.ipv6.conf.all.forwarding=1",
-            "sysctl -qw net.ipv6.conf.default.accept_dad=0",
-            "ip link set eth0 up",
-            f"ip addr add {NODE_IP}/24 dev eth0",
-        ]
-        if routed:
-            # What an operator sets up once per routed network (GRNET's docs,
-            # "host prerequisites"): the uplink and default route in the table,
-            # traffic from the uplink looked up there, proxy ARP/NDP on it.
-            node_setup += [
-                f"ip route add {SUBNET} dev eth0 table {TABLE}",
-                f"ip route add default via {GATEWAY} dev eth0 table {TABLE}",
-                f"ip rule add iif eth0 lookup {TABLE}",
-                f"ip -6 route add {SUBNET6} dev eth0 table {TABLE}",
-                f"ip -6 route add default via {GATEWAY6} dev eth0 table {TABLE}",
-                f"ip -6 rule add iif eth0 lookup {TABLE}",
-                "sysctl -qw net.ipv4.conf.eth0.proxy_arp=1",
-                "sysctl -qw net.ipv6.conf.eth0.proxy_ndp=1",
-                "sysctl -qw net.ipv6.neigh.eth0.proxy_delay=0",
-            ]
+        node_setup = node_commands(NODE_IP, routed)
         for command in node_setup:
             self.ns(node, *command.split())
         return self
@@ -293,3 +301,27 @@ class Lab:
         for name in reversed(self.namespaces):
             sh("ip", "netns", "del", name, check=False)
         self.namespaces.clear()
+
+
+def snapshot(lab: Lab) -> dict[str, str]:
+    """All of the node's state we could touch (the uplink's counters aside)."""
+    out = {}
+    for name, argv in {
+        "rules4": ["ip", "-4", "rule"], "rules6": ["ip", "-6", "rule"],
+        "routes4": ["ip", "-4", "route", "show", "table", "all"],
+        "routes6": ["ip", "-6", "route", "show", "table", "all"],
+        "proxies": ["ip", "-6", "neigh", "show", "proxy"],
+        "links": ["ip", "-o", "link", "show"],
+    }.items():
+        # Routes the kernel makes itself when a link comes up are not ours.
+        out[name] = "".join(line for line in lab.ns(lab.node, *argv).stdout.splitlines(keepends=True)
+                            if "proto kernel" not in line)
+    ruleset = lab.ns(lab.node, "nft", "list", "ruleset").stdout
+    out["nft"] = "\n".join(line for line in ruleset.splitlines() if "packets" not in line)
+    for tap in ("tap1", "tap2"):
+        out[f"sysctl-{tap}"] = lab.ns(lab.node, "sh", "-c", f"cat /proc/sys/net/ipv4/conf/{tap}/proxy_arp "
+                                      f"/proc/sys/net/ipv6/conf/{tap}/accept_ra 2>/dev/null", check=False).stdout
+    files = sorted(str(path.relative_to(lab.workdir)) for path in lab.workdir.rglob("*")
+                   if path.is_file() and path.name not in ("snf-network.log", "lock"))
+    out["files"] = "\n".join(files)
+    return out

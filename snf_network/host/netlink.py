@@ -98,26 +98,6 @@ def proxy_neighbour(add: bool, address: str, dev: str) -> None:
     _request(RTM_NEWNEIGH if add else RTM_DELNEIGH, flags, payload)
 
 
-def _request(kind: int, flags: int, payload: bytes) -> None:
-    """Send one request and wait for its acknowledgement."""
-    sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, NETLINK_ROUTE)
-    try:
-        sock.sendall(struct.pack("IHHII", 16 + len(payload), kind, flags, 1, 0) + payload)
-        while True:
-            data = sock.recv(65536)
-            offset = 0
-            while offset + 16 <= len(data):
-                length, message, _flags, _seq, _pid = struct.unpack_from("IHHII", data, offset)
-                if message == NLMSG_ERROR:
-                    error = -struct.unpack_from("i", data, offset + 16)[0]
-                    if error:
-                        raise OSError(error, os.strerror(error))
-                    return
-                offset += (length + 3) & ~3
-    finally:
-        sock.close()
-
-
 def _name(ifindex: int) -> str:
     return str(_socket.if_indextoname(ifindex))
 
@@ -137,30 +117,40 @@ SOL_NETLINK, NETLINK_GET_STRICT_CHK = 270, 12
 
 
 def _dump(request: bytes) -> list[bytes]:
+    return _exchange(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, request)
+
+
+def _request(kind: int, flags: int, payload: bytes) -> None:
+    _exchange(kind, flags, payload)
+
+
+def _exchange(kind: int, flags: int, payload: bytes) -> list[bytes]:
+    """Send one request; the payloads of the messages that answer it, up to its end or its acknowledgement.
+
+    An error answer raises OSError with the kernel's errno.
+    """
     sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, NETLINK_ROUTE)
     try:
-        try:
-            sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
-        except OSError:
-            pass  # kernels before 4.20 dump everything; we filter ourselves
-        header = struct.pack("IHHII", 16 + len(request), RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
-        sock.sendall(header + request)
+        if flags & NLM_F_DUMP:
+            try:
+                sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+            except OSError:
+                pass  # kernels before 4.20 dump everything; callers filter anyway
+        sock.sendall(struct.pack("IHHII", 16 + len(payload), kind, flags, 1, 0) + payload)
         messages: list[bytes] = []
-        while True:
-            data = sock.recv(65536)
+        while data := sock.recv(65536):
             offset = 0
             while offset + 16 <= len(data):
-                length, kind, _flags, _seq, _pid = struct.unpack_from("IHHII", data, offset)
-                if kind == NLMSG_DONE:
+                length, message, _flags, _seq, _pid = struct.unpack_from("IHHII", data, offset)
+                if message == NLMSG_DONE:
                     return messages
-                if kind == NLMSG_ERROR:
+                if message == NLMSG_ERROR:
                     error = -struct.unpack_from("i", data, offset + 16)[0]
                     if error:
                         raise OSError(error, os.strerror(error))
-                elif kind == RTM_NEWROUTE:
-                    messages.append(data[offset + 16 : offset + length])
+                    return messages  # the acknowledgement of a request
+                messages.append(data[offset + 16 : offset + length])
                 offset += (length + 3) & ~3
-            if not data:
-                return messages
+        return messages
     finally:
         sock.close()

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tests.kernel.two_nodes import NODE_A, NODE_B, hook_env, hook_nic, nothing_left, run_hook, snapshot
-from tests.lab import Lab, Vm
+from tests.kernel.two_nodes import NODE_A, NODE_B, hook_env, hook_nic, nothing_left, run_hook
+from tests.lab import Lab, Vm, snapshot
 
 pytestmark = pytest.mark.kernel
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import GATEWAY, GATEWAY6, TABLE, Lab
+from tests.lab import GATEWAY, GATEWAY6, TABLE, Lab, snapshot
 
 pytestmark = pytest.mark.kernel
 
@@ -29,30 +29,6 @@ def nothing_left(lab: Lab, tap: str) -> None:
     assert state["nft"] == []
     assert not (lab.workdir / "nfdhcpd" / tap).exists()
     assert not (lab.workdir / "state" / f"{tap}.json").exists()
-
-
-def snapshot(lab: Lab) -> dict[str, str]:
-    """All of the node's state we could touch (the uplink's counters aside)."""
-    out = {}
-    for name, argv in {
-        "rules4": ["ip", "-4", "rule"], "rules6": ["ip", "-6", "rule"],
-        "routes4": ["ip", "-4", "route", "show", "table", "all"],
-        "routes6": ["ip", "-6", "route", "show", "table", "all"],
-        "proxies": ["ip", "-6", "neigh", "show", "proxy"],
-        "links": ["ip", "-o", "link", "show"],
-    }.items():
-        # Routes the kernel makes itself when a link comes up are not ours.
-        out[name] = "".join(line for line in lab.ns(lab.node, *argv).stdout.splitlines(keepends=True)
-                            if "proto kernel" not in line)
-    ruleset = lab.ns(lab.node, "nft", "list", "ruleset").stdout
-    out["nft"] = "\n".join(line for line in ruleset.splitlines() if "packets" not in line)
-    for tap in ("tap1", "tap2"):
-        out[f"sysctl-{tap}"] = lab.ns(lab.node, "sh", "-c", f"cat /proc/sys/net/ipv4/conf/{tap}/proxy_arp "
-                                      f"/proc/sys/net/ipv6/conf/{tap}/accept_ra 2>/dev/null", check=False).stdout
-    files = sorted(str(path.relative_to(lab.workdir)) for path in lab.workdir.rglob("*")
-                   if path.is_file() and path.name not in ("snf-network.log", "lock"))
-    out["files"] = "\n".join(files)
-    return out
 
 
 def test_vm_reaches_upstream_and_back_over_ipv4_and_ipv6(lab: Lab) -> None:

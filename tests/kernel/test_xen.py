@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel.two_nodes import nothing_left, snapshot
-from tests.lab import GATEWAY, GATEWAY6, TABLE, VENV_BIN, Lab
+from tests.kernel.two_nodes import nothing_left
+from tests.lab import GATEWAY, GATEWAY6, TABLE, VENV_BIN, Lab, snapshot
 
 pytestmark = pytest.mark.kernel
 

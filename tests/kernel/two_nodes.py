@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.lab import GATEWAY, GATEWAY6, SUBNET, SUBNET6, TABLE, UPSTREAM_IP, Lab, sh
+from tests.lab import GATEWAY, GATEWAY6, SUBNET, SUBNET6, TABLE, UPSTREAM_IP, Lab, node_commands, sh
 
 NODE_A = "nodea.example.org"
 NODE_B = "nodeb.example.org"
@@ -44,23 +44,7 @@ def build_two_nodes(a: Lab, b: SecondNode, extra_config: str = "") -> None:
         node = lab.netns(lab.node)
         sh("ip", "link", "add", "eth0", "netns", node, "type", "veth", "peer", "name", port, "netns", up)
         a.ns(up, "ip", "link", "set", port, "master", "br0", "up")
-        for command in (
-            "sysctl -qw net.ipv4.ip_forward=1",
-            "sysctl -qw net.ipv6.conf.all.forwarding=1",
-            "sysctl -qw net.ipv6.conf.default.accept_dad=0",
-            "ip link set eth0 up",
-            f"ip addr add {address}/24 dev eth0",
-            # The operator's once-per-network setup (see tests.lab.Lab.build).
-            f"ip route add {SUBNET} dev eth0 table {TABLE}",
-            f"ip route add default via {GATEWAY} dev eth0 table {TABLE}",
-            f"ip rule add iif eth0 lookup {TABLE}",
-            f"ip -6 route add {SUBNET6} dev eth0 table {TABLE}",
-            f"ip -6 route add default via {GATEWAY6} dev eth0 table {TABLE}",
-            f"ip -6 rule add iif eth0 lookup {TABLE}",
-            "sysctl -qw net.ipv4.conf.eth0.proxy_arp=1",
-            "sysctl -qw net.ipv6.conf.eth0.proxy_ndp=1",
-            "sysctl -qw net.ipv6.neigh.eth0.proxy_delay=0",
-        ):
+        for command in node_commands(address):
             lab.ns(node, *command.split())
 
 
@@ -140,23 +124,3 @@ def run_hook(lab: Lab, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["ip", "netns", "exec", lab.node, str(VENV_BIN / "snf-network-hook")],
                           env=env, cwd="/", stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=60, check=False)
-
-
-def snapshot(lab: Lab) -> dict[str, str]:
-    """The node's state we could touch (kernel-made routes and counters aside)."""
-    out = {}
-    for name, argv in {
-        "rules4": ["ip", "-4", "rule"], "rules6": ["ip", "-6", "rule"],
-        "routes4": ["ip", "-4", "route", "show", "table", "all"],
-        "routes6": ["ip", "-6", "route", "show", "table", "all"],
-        "proxies": ["ip", "-6", "neigh", "show", "proxy"],
-        "links": ["ip", "-o", "link", "show"],
-    }.items():
-        out[name] = "".join(line for line in lab.ns(lab.node, *argv).stdout.splitlines(keepends=True)
-                            if "proto kernel" not in line)
-    ruleset = lab.ns(lab.node, "nft", "list", "ruleset").stdout
-    out["nft"] = "\n".join(line for line in ruleset.splitlines() if "packets" not in line)
-    files = sorted(str(path.relative_to(lab.workdir)) for path in lab.workdir.rglob("*")
-                   if path.is_file() and path.name not in ("snf-network.log", "lock"))
-    out["files"] = "\n".join(files)
-    return out
