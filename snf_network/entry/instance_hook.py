@@ -74,20 +74,15 @@ def decide(cfg: Config, env: Mapping[str, str]) -> tuple[bool, str]:
         if is_this_node(old, cfg):
             return True, f"old primary (the instance moved to {new})"
         return False, "neither the old nor the new primary: nothing to do"
-    if opcode in STOPPING:
+    if opcode in STOPPING or opcode == MODIFYING:
         primary = env.get("GANETI_INSTANCE_PRIMARY", "")
         if not primary:
             raise InputError("GANETI_INSTANCE_PRIMARY: not set")
-        if is_this_node(primary, cfg):
-            return True, "the instance's primary"
-        return False, "not the instance's primary: nothing to do"
-    if opcode == MODIFYING:
-        primary = env.get("GANETI_INSTANCE_PRIMARY", "")
-        if not primary:
-            raise InputError("GANETI_INSTANCE_PRIMARY: not set")
-        if is_this_node(primary, cfg):
+        if not is_this_node(primary, cfg):
+            return False, "not the instance's primary: nothing to do"
+        if opcode == MODIFYING:
             return True, "the instance's primary: NICs whose taps are gone"
-        return False, "not the instance's primary: nothing to do"
+        return True, "the instance's primary"
     if opcode == "OP_INSTANCE_STARTUP":
         return False, "instance start: the NICs' ifup configured them, nothing to remove"
     return False, f"nothing to do for {opcode or '(no GANETI_OP_CODE)'}"
