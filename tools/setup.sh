@@ -10,7 +10,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 packages="python3 python3-venv python3-click python3-dnspython iproute2 nftables procps iputils-ping tcpdump logrotate python3-scapy
           bind9 bind9-utils dnsutils
-          dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-setuptools python3-all"
+          iptables ebtables arptables
+          dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-setuptools python3-all lintian"
 missing=""
 for package in $packages; do
     if ! dpkg-query -W -f='${Status}\n' "$package" 2>/dev/null | grep -q "ok installed"; then
