@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from snf_network.checks import WORD, is_host_name, is_key, is_mac, is_multicast_mac, is_tag, is_zero_mac, shown
 from snf_network.errors import ConfigError
 from snf_network.shell import words
 
@@ -22,39 +23,6 @@ ENV_VARIABLE = "SNF_NETWORK_CONFIG"
 OBSOLETE_KEYS = frozenset({"MAC2EUI64", "RUNLOCKED_OPTS", "KERBEROS_KSTART_ARGS", "DEBUGFILE"})
 
 AUTHENTICATION_METHODS = ("plain", "bind9", "kerberos")
-
-# Validation with plain string tests, not regular expressions: ``re`` (with
-# the ``enum`` it loads) would be a tenth of a NIC program's start-up.
-LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-DIGITS = frozenset("0123456789")
-WORD = LETTERS | DIGITS | {"_"}
-HEX = frozenset("0123456789abcdef")
-
-
-def is_key(text: str) -> bool:
-    """A shell variable name."""
-    return bool(text) and text[0] in LETTERS | {"_"} and all(char in WORD for char in text)
-
-
-def is_mac(text: str, octets: int = 6) -> bool:
-    """Lower-case ``aa:bb:...`` with ``octets`` octets."""
-    parts = text.split(":")
-    return len(parts) == octets and all(len(part) == 2 and set(part) <= HEX for part in parts)
-
-
-def is_tag(text: str) -> bool:
-    """Ganeti's own tag syntax: ``[\\w.+*/:@-]{1,128}`` (lib/objects.py TaggableObject.ValidateTag)."""
-    return 0 < len(text) <= 128 and all(char.isalnum() or char in "_.+*/:@-" for char in text)
-
-
-def is_dns_name(text: str) -> bool:
-    """Labels of letters, digits, - and _ (not at the ends), 63 at most each, 253 in all."""
-    name = text[:-1] if text.endswith(".") else text
-    if not 0 < len(name) <= 253:
-        return False
-    return all(0 < len(label) <= 63 and set(label) <= WORD | {"-"} and label[0] != "-" and label[-1] != "-"
-               for label in name.split("."))
-
 
 class Config:
     """Every setting, typed; the class attributes are the shipped defaults.
@@ -225,7 +193,7 @@ def _build(values: dict[str, str], unknown: tuple[str, ...], origin: str) -> Con
         try:
             typed[key] = _convert(key, raw)
         except ValueError as exc:
-            raise ConfigError(f"{origin}: {key}={raw!r}: {exc}") from None
+            raise ConfigError(f"{origin}: {key}: {exc}: {shown(raw)}") from None
     return Config(unknown_keys=unknown, **typed)
 
 
@@ -233,6 +201,14 @@ _ABSOLUTE_PATHS = {"STATE_DIR", "LOCK_FILE", "NFDHCPD_STATE_DIR", "GANETI_NIC_DI
                    "KERBEROS_TICKET", "SSCONF_DIR"}
 _OPTIONAL_PATHS = {"LOGFILE", "IFUP_EXTRA_SCRIPT", "KEYFILE", "FIREWALL_PROFILES"}
 _QUEUES = {"NFDHCPD_DHCP_QUEUE", "NFDHCPD_RS_QUEUE", "NFDHCPD_NS_QUEUE", "NFDHCPD_DHCPV6_QUEUE"}
+
+
+def _number(raw: str, kind: type[int] | type[float]) -> int | float:
+    """``kind(raw)``; its own error repeats the whole value, which _build shows once, cut."""
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError("not a number") from None
 
 
 def _convert(key: str, raw: str) -> object:
@@ -248,25 +224,30 @@ def _convert(key: str, raw: str) -> object:
         mac = raw.lower()
         if not is_mac(mac):
             raise ValueError("not a MAC address like aa:bb:cc:dd:ee:ff")
-        if key == "TAP_CONSTANT_MAC" and int(mac[:2], 16) & 1:
+        if key == "MAC_MASK" and is_zero_mac(mac):
+            # Every MAC matches an all-zero mask: private-filtered would isolate nothing.
+            raise ValueError("an all-zero mask puts every MAC in one network")
+        if key == "TAP_CONSTANT_MAC" and is_multicast_mac(mac):
             raise ValueError("a multicast MAC cannot be a tap's address")
+        if key == "TAP_CONSTANT_MAC" and is_zero_mac(mac):
+            raise ValueError("an all-zero MAC cannot be a tap's address")
         return mac
     if key.endswith("_TAG"):
         if not is_tag(raw):
             raise ValueError("not a Ganeti tag")
         return raw
     if key in _QUEUES:
-        number = int(raw)
+        number = _number(raw, int)
         if not 0 <= number <= 65535:
             raise ValueError("queue numbers go from 0 to 65535")
         return number
     if key == "TTL":
-        number = int(raw)
+        number = _number(raw, int)
         if not 0 < number < 2**31:
             raise ValueError("not a positive number of seconds")
         return number
     if key in ("LOCK_TIMEOUT", "DNS_TIMEOUT", "DNS_DEADLINE"):
-        seconds = float(raw)
+        seconds = _number(raw, float)
         if not 0 < seconds <= 3600:
             raise ValueError("not a number of seconds between 0 and 3600")
         return seconds
@@ -282,7 +263,7 @@ def _convert(key: str, raw: str) -> object:
             raise ValueError(f"unknown authentication method (use {', '.join(AUTHENTICATION_METHODS)})")
         return raw
     if key == "FZONE":
-        if raw and not is_dns_name(raw):
+        if raw and not is_host_name(raw):
             raise ValueError("not a DNS zone name")
         return raw.rstrip(".")
     if key == "NIC_WITHOUT_IP":
@@ -290,7 +271,7 @@ def _convert(key: str, raw: str) -> object:
             raise ValueError("expected dhcp-only or any")
         return raw
     if key == "NODE_NAME":
-        if raw and not is_dns_name(raw):
+        if raw and not is_host_name(raw):
             raise ValueError("not a host name")
         return raw.rstrip(".").lower()
     if key == "SERVER":
@@ -304,7 +285,7 @@ def _convert(key: str, raw: str) -> object:
     if key == "REVERSE_ZONES":
         zones = tuple(raw.replace(",", " ").split())
         for zone in zones:
-            if not is_dns_name(zone):
-                raise ValueError(f"{zone!r} is not a DNS zone name")
+            if not is_host_name(zone):
+                raise ValueError(f"{shown(zone)} is not a DNS zone name")
         return tuple(zone.rstrip(".").lower() for zone in zones)
     raise AssertionError(f"no conversion for {key}")  # pragma: no cover - every field has one

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import binascii
 
-from snf_network.config import DIGITS, LETTERS
+from snf_network.checks import is_profile_name, shown
 from snf_network.errors import ConfigError
 
 BUILTIN: dict[str, tuple[str, ...]] = {
@@ -32,13 +32,8 @@ BUILTIN: dict[str, tuple[str, ...]] = {
 # The more restrictive wins when a NIC's tags name several profiles.
 STRICTNESS = ("protected", "limited", "unprotected")
 
-_NAME_CHARS = (LETTERS | DIGITS | set("_-")) - set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # A profile's lines go inside one nft chain: no second statement, no block.
 _NOT_RULES = ("table", "chain", "flush", "delete", "add", "include", "define")
-
-
-def _is_name(text: str) -> bool:
-    return 0 < len(text) <= 32 and text[0] in LETTERS and text[0].islower() and set(text) <= _NAME_CHARS
 MARK_BASE = 0x736E0000  # "sn": the packet marks we set for bridged ports with a profile
 
 
@@ -51,8 +46,8 @@ def parse(text: str, origin: str) -> dict[str, tuple[str, ...]]:
             continue
         if line.startswith("[") and line.endswith("]"):
             name = line[1:-1].strip()
-            if not _is_name(name):
-                raise ConfigError(f"{origin}:{number}: profile name {name!r} is not lower-case letters, "
+            if not is_profile_name(name):
+                raise ConfigError(f"{origin}:{number}: profile name {shown(name)} is not lower-case letters, "
                                   "digits, - and _")
             current = profiles.setdefault(name, [])
             continue

@@ -21,7 +21,7 @@ with the line number, so a damaged or planted file can never run anything.
 
 from __future__ import annotations
 
-from snf_network.config import is_key
+from snf_network.checks import is_key
 from snf_network.errors import InputError
 from snf_network.shell import words
 

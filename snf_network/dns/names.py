@@ -8,32 +8,15 @@ string arithmetic on validated values.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv6Address
 
-from snf_network.errors import InputError
+# Host and zone names follow one rule, checks.is_host_name (LDH labels, no
+# underscore); host_name stays importable from here for entry/dns_cli.py.
+from snf_network.checks import host_name as host_name
+from snf_network.checks import refused
 
 Address = IPv4Address | IPv6Address
-
-# Host names are LDH labels (RFC 952/1123). No underscore: BIND's default
-# check-names for primary zones refuses an A/AAAA owner with one (REFUSED),
-# so such a name would only fail later, at the server.
-_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-
-
-def host_name(value: str, what: str) -> str:
-    """A validated host name, lower case, without a trailing dot."""
-    name = value[:-1] if value.endswith(".") else value
-    labels = name.split(".")
-    if not name or len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
-        raise InputError(f"{what}: not a valid host name: {value!r}")
-    return name.lower()
-
-
-def zone_name(value: str, what: str) -> str:
-    """A zone name (labels may start with a digit or be one character), lower case, no trailing dot."""
-    return host_name(value, what)
 
 
 def forward_name(instance: str, fzone: str) -> str:
@@ -43,10 +26,10 @@ def forward_name(instance: str, fzone: str) -> str:
     name gets FZONE appended (as the original did).
     """
     name = host_name(instance, "instance name")
-    zone = zone_name(fzone, "FZONE")
+    zone = host_name(fzone, "FZONE")
     fqdn = name if name.endswith("." + zone) else f"{name}.{zone}"
     if len(fqdn) > 253:
-        raise InputError(f"instance name: {fqdn!r} is longer than 253 characters")
+        raise refused("instance name", f"longer than 253 characters in {zone}", fqdn)
     return fqdn + "."
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from snf_network import nic as nic_module
-from snf_network.dns.names import host_name
+from snf_network.checks import host_name, nic_count, shown
 from snf_network.errors import InputError
 from snf_network.nic import Nic
 
@@ -24,8 +24,6 @@ OPCODES = {
     "OP_INSTANCE_RENAME": RENAME,
     "OP_INSTANCE_REMOVE": REMOVE,
 }
-# Ganeti allows 8 NICs (constants.MAX_NICS); anything far above is garbage.
-MAX_NICS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +58,7 @@ def from_hook_env(env: Mapping[str, str]) -> Operation:
     kind = kind_of(env)
     if kind is None:
         raise InputError(f"GANETI_OP_CODE: not an instance operation DNS cares about: "
-                         f"{env.get('GANETI_OP_CODE', '')!r}")
+                         f"{shown(env.get('GANETI_OP_CODE', ''))}")
     instance = host_name(env.get("GANETI_INSTANCE_NAME", ""), "GANETI_INSTANCE_NAME")
     new_name = ""
     if kind == RENAME:
@@ -69,7 +67,5 @@ def from_hook_env(env: Mapping[str, str]) -> Operation:
 
 
 def nics_from_hook_env(env: Mapping[str, str]) -> tuple[Nic, ...]:
-    raw = env.get("GANETI_INSTANCE_NIC_COUNT", "")
-    if not raw.isdecimal() or not raw.isascii() or int(raw) > MAX_NICS:
-        raise InputError(f"GANETI_INSTANCE_NIC_COUNT: not a NIC count: {raw!r}")
-    return tuple(nic_module.from_hook_env(env, index) for index in range(int(raw)))
+    count = nic_count(env.get("GANETI_INSTANCE_NIC_COUNT", ""))
+    return tuple(nic_module.from_hook_env(env, index) for index in range(count))

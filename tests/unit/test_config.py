@@ -4,6 +4,7 @@ import pytest
 
 from snf_network import config
 from snf_network.errors import ConfigError
+from snf_network.host import Host
 
 
 def test_defaults_are_the_originals() -> None:
@@ -81,6 +82,33 @@ def test_bad_values_are_one_line_errors(text: str, message: str) -> None:
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("MAC_MASK=00:00:00:00:00:00", "MAC_MASK: an all-zero mask puts every MAC in one network: '00:00:00:00:00:00'"),
+    ("TAP_CONSTANT_MAC=00:00:00:00:00:00", "TAP_CONSTANT_MAC: an all-zero MAC cannot be a tap's address"),
+    ("TAP_CONSTANT_MAC=FF:FF:FF:FF:FF:FF", "TAP_CONSTANT_MAC: a multicast MAC cannot be a tap's address"),
+    ("TAP_CONSTANT_MAC=cd:47:52:4e:45:54", "TAP_CONSTANT_MAC: a multicast MAC"),
+])
+def test_macs_that_cannot_work(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        config.from_text(text, "/etc/default/snf-network")
+    assert message in str(error.value)
+    assert str(error.value).startswith("/etc/default/snf-network: " + text.split("=")[0] + ": ")
+
+
+@pytest.mark.parametrize("text", ["MAC_MASK=ff:00:00:00:00:00", "MAC_MASK=00:00:00:00:00:01",
+                                  "TAP_CONSTANT_MAC=00:00:00:00:00:01", "TAP_CONSTANT_MAC=CE:47:52:4E:45:54"])
+def test_macs_next_to_them_work(text: str) -> None:
+    key, value = text.split("=")
+    assert getattr(config.from_text(text), key) == value.lower()
+
+
+def test_a_bad_value_is_shown_cut_and_quoted() -> None:
+    with pytest.raises(ConfigError) as error:
+        config.from_text('TTL="1' + "0" * 300 + ' soon"', "conf")
+    text = str(error.value)
+    assert text.startswith("conf: TTL: ") and text.endswith("...") and len(text) < 250
+
+
 def test_load_honours_the_environment(tmp_path) -> None:
     path = tmp_path / "conf"
     path.write_text("STATE_DIR=/srv/state\n")
@@ -99,12 +127,23 @@ def test_shipped_default_file_loads_with_no_unknown_keys() -> None:
 
 
 @pytest.mark.parametrize(("zone", "good"), [
-    ("example.org", True), ("example.org.", True), ("2.0.192.in-addr.arpa", True), ("_dns.example.org", True),
+    ("example.org", True), ("example.org.", True), ("2.0.192.in-addr.arpa", True), ("_dns.example.org", False),
     ("-bad.example.org", False), ("bad-.example.org", False), ("two..dots", False), ("a" * 64 + ".org", False),
-    ("sp ace.org", False), ("", False),
+    ("sp ace.org", False), ("a_b.example.org", False),
 ])
-def test_dns_names(zone: str, good: bool) -> None:
-    assert config.is_dns_name(zone) is good
+def test_zones_follow_the_host_name_rule(zone: str, good: bool) -> None:
+    # The same rule as the DNS hook's names (checks.is_host_name): a zone that
+    # loads here is one the hook can write names into.
+    if good:
+        loaded = config.from_text(f"FZONE={zone}\nREVERSE_ZONES={zone}")
+        assert zone.rstrip(".") == loaded.FZONE
+        assert loaded.REVERSE_ZONES == (loaded.FZONE,)
+        return
+    with pytest.raises(ConfigError, match="FZONE: not a DNS zone name"):
+        config.from_text(f"FZONE='{zone}'")
+    if " " not in zone:  # REVERSE_ZONES is a list: a space separates two zones
+        with pytest.raises(ConfigError, match=r"REVERSE_ZONES: .* is not a DNS zone name"):
+            config.from_text(f"REVERSE_ZONES='2.0.192.in-addr.arpa {zone}'")
 
 
 def test_record_survives_its_own_json(tmp_path) -> None:
@@ -116,15 +155,16 @@ def test_record_survives_its_own_json(tmp_path) -> None:
                                         "INTERFACE": "tap1", "TAGS": "a:b c"}),
                           ["routed"], [Link("tap1", "cc:47:52:4e:45:54"), Sysctl("net/x", "1", "0"),
                                        NftElement("inet", "ip4_ok", '"tap1" . 192.0.2.1')])
-    record.save(cfg, entry)
+    host = Host()
+    record.save(host, cfg, entry)
     import json
 
     assert json.loads((tmp_path / "tap1.json").read_text())["items"][2]["element"] == '"tap1" . 192.0.2.1'
-    loaded = record.load(cfg, "tap1")
+    loaded = record.load(host, cfg, "tap1")
     assert loaded is not None and loaded.items == entry.items and loaded.nic == entry.nic
     (tmp_path / "tap1.json").write_text('{"version": 1, "nic": ')
     with pytest.raises(Exception, match="is damaged"):
-        record.load(cfg, "tap1")
+        record.load(host, cfg, "tap1")
 
 
 def test_a_damaged_record_does_not_hide_the_others(tmp_path) -> None:
@@ -134,7 +174,7 @@ def test_a_damaged_record_does_not_hide_the_others(tmp_path) -> None:
     log.setup("test", str(tmp_path / "log"), use_syslog=False, stderr_level=99)
     entry = record.Record(nic.from_env({"INSTANCE": "vm1.example.org", "MAC": "aa:00:00:00:00:01", "MODE": "routed",
                                         "INTERFACE": "tap1"}), [], [])
-    record.save(cfg, entry)
+    record.save(Host(), cfg, entry)
     (tmp_path / "tap2.json").write_text("{not json")
-    assert [r.interface for r in record.load_all(cfg)] == ["tap1"]
+    assert [r.interface for r in record.load_all(Host(), cfg)] == ["tap1"]
     assert "tap2.json is damaged" in (tmp_path / "log").read_text()

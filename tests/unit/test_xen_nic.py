@@ -124,3 +124,13 @@ def test_missing_and_huge_files(tmp_path: Path) -> None:
     huge.write_text("A=" + "x" * (xen_nic.MAX_SIZE + 10))
     with pytest.raises(InputError, match="not a Ganeti NIC file"):
         xen_nic.read(str(huge))
+
+
+def test_a_nic_file_gets_the_same_checks_as_kvm_ifup() -> None:
+    values = xen_nic.read(str(FIXTURES / "ganeti-3.1"))
+    env = xen_nic.nic_environment(values, "xenvm1.example.org")
+    with pytest.raises(InputError, match=r"^IP: the network's gateway \(NETWORK_GATEWAY\)"):
+        nic.from_env({**env, "IP": env["NETWORK_GATEWAY"]}, interface="vif5.0", hypervisor="xen")
+    with pytest.raises(InputError, match=r"^INTERFACE: /proc/sys/net/\*/conf/all holds settings"):
+        nic.from_env(env, interface="all", hypervisor="xen")
+    assert nic.from_env(env, interface="vif5.0", hypervisor="xen").hypervisor == "xen"
