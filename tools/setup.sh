@@ -8,7 +8,7 @@ if [ "$(id -u)" != 0 ]; then
     echo "tools/setup.sh: run as root (it installs Debian packages)" >&2
     exit 1
 fi
-packages="python3 python3-venv python3-click python3-dnspython iproute2 nftables procps iputils-ping tcpdump logrotate python3-scapy
+packages="python3 python3-venv python3-click python3-dnspython iproute2 nftables procps iputils-ping tcpdump logrotate python3-scapy isc-dhcp-client
           bind9 bind9-utils dnsutils
           iptables ebtables arptables
           dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-setuptools python3-all lintian"

@@ -3,8 +3,9 @@
 From the VM's port we pass only frames with its own MAC, ARP with its own
 sender MAC and IP, IPv4 from its IP (or 0.0.0.0 towards a DHCP server), IPv6
 from its EUI-64 address, its link-local address, or :: for duplicate address
-detection, and neighbour advertisements only for those addresses; router
-advertisements and DHCP/DHCPv6 server messages from a VM are dropped. The
+detection, and neighbour advertisements and duplicate address detection
+probes only for those addresses; router advertisements and DHCP/DHCPv6
+server messages from a VM are dropped, whatever their ports. The
 rules are fixed (host/nft.py); a NIC only adds elements to the sets they
 consult, keyed by interface name, so checking costs the same for one port or
 for thousands. Bridged ports are checked in the bridge family, routed taps in
@@ -43,7 +44,8 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
     elif cfg.NIC_WITHOUT_IP == "any":
         result.add(NftElement(l3, "any6", port))
     for address in addresses:
-        # nd_ok matches the raw target field of neighbour advertisements
-        # (nft 1.0.6 cannot name it), so its elements are 128-bit integers.
+        # nd_ok matches the raw target field of neighbour advertisements and
+        # of duplicate address detection probes (nft 1.0.6 cannot name it),
+        # so its elements are 128-bit integers.
         result.add(NftElement(l3, "ip6_ok", f"{port} . {address}"),
                    NftElement(l3, "nd_ok", f"{port} . 0x{int(address):032x}"))

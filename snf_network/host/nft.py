@@ -66,6 +66,25 @@ table inet {TABLE} {{
     type filter hook prerouting priority mangle; policy accept;{queues}
   }}
 
+  # A routed VM reaches the node only for what the node must answer, whichever
+  # of the node's addresses it aims at (the tap's link-local address, an
+  # uplink's): no service listening on :: or 0.0.0.0 is offered to tenants.
+  # Bridged ports never match: their packets come in on the bridge.
+  chain input {{
+    type filter hook input priority filter; policy accept;
+    iifname != @guarded return
+    # Replies to the node's own connections, and their ICMP errors.
+    ct state established,related accept
+    # Neighbour discovery and multicast listeners; ping, which operators and
+    # guests expect of their gateway.
+    icmpv6 type {{ nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report,
+                  mld-listener-done, mld2-listener-report, echo-request }} accept
+    icmp type echo-request accept
+    # DHCP and DHCPv6 to a responder on the node (nfdhcpd's are queued before).
+    udp dport {{ 67, 547 }} accept
+    drop
+  }}
+
   # Firewall profiles for traffic towards a NIC: routed taps by output
   # interface, bridged ports by the mark the bridge table set for them.
   chain profiles {{
@@ -155,14 +174,26 @@ _PORT_SETS = """\
 # What a VM may send at layer 3, for the inet (routed) and bridge (bridged)
 # antispoof chains alike; features/antispoof.py fills the sets.
 _SERVER_GUARDS = """\
-    # No DHCP or DHCPv6 server and no router advertisements from a VM.
-    udp sport 67 udp dport 68 drop
-    udp sport 547 udp dport 546 drop
+    # No DHCP or DHCPv6 server and no router advertisements from a VM. Clients
+    # listen on 68 and 546 and ISC dhclient takes an answer from any source
+    # port, so whatever a VM sends there is a server's answer or a forgery.
+    udp dport { 68, 546 } drop
+    # Nor server messages to a server's or relay agent's port, which a relay
+    # would pass on to a client: to 67 only BOOTREQUESTs (the op field), to
+    # 547 only what clients send (Solicit, Request, Confirm, Renew, Rebind,
+    # Release, Decline, Information-request; not Relay-forward, with which a
+    # VM would ask for addresses of other links).
+    udp dport 67 @th,64,8 != 1 drop
+    udp dport 547 @th,64,8 != { 1, 3, 4, 5, 6, 8, 9, 11 } drop
     icmpv6 type nd-router-advert drop"""
 _SOURCES = """\
     ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept
     meta protocol ip iifname != @any4 iifname . ip saddr != @ip4_ok drop
     icmpv6 type nd-neighbor-advert iifname != @any6 iifname . @th,64,128 != @nd_ok drop
+    # Duplicate address detection (a solicitation from ::) only for the VM's
+    # own addresses: a probe for another's fails that address (dadfailed)
+    # while it is tentative. The target is where an advertisement's is.
+    ip6 saddr :: icmpv6 type nd-neighbor-solicit iifname != @any6 iifname . @th,64,128 != @nd_ok drop
     ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report } accept
     meta protocol ip6 iifname != @any6 iifname . ip6 saddr != @ip6_ok drop"""
 
