@@ -33,7 +33,9 @@ class Config:
     # Paths we write to.
     STATE_DIR: str = "/var/lib/snf-network"
     LOGFILE: str = "/var/log/ganeti/snf-network.log"
-    LOCK_FILE: str = "/run/lock/snf-network.lock"
+    # Not /run/lock: that directory is world-writable (1777), and a lock file
+    # anyone can create first is a lock anyone can hold.
+    LOCK_FILE: str = "/run/snf-network/lock"
     NFDHCPD_STATE_DIR: str = "/var/lib/nfdhcpd"
     # Paths we read or run.
     IFUP_EXTRA_SCRIPT: str = "/etc/ganeti/ifup-extra"
@@ -42,6 +44,9 @@ class Config:
     MAC_MASK: str = "ff:ff:f0:00:00:00"
     TAP_CONSTANT_MAC: str = "cc:47:52:4e:45:54"
     LOCK_TIMEOUT: float = 60.0
+    # Seconds any program we start (nft, ip, xl, ...) may take before it is killed
+    # and the NIC fails: Ganeti waits for us, and a hung ip must not hang it.
+    COMMAND_TIMEOUT: float = 20.0
     # What a NIC may send in an address family Ganeti gave it no address in:
     # "dhcp-only" (IPv4: only DHCP; IPv6: only link-local and DAD) or "any".
     NIC_WITHOUT_IP: str = "dhcp-only"
@@ -246,7 +251,7 @@ def _convert(key: str, raw: str) -> object:
         if not 0 < number < 2**31:
             raise ValueError("not a positive number of seconds")
         return number
-    if key in ("LOCK_TIMEOUT", "DNS_TIMEOUT", "DNS_DEADLINE"):
+    if key in ("LOCK_TIMEOUT", "COMMAND_TIMEOUT", "DNS_TIMEOUT", "DNS_DEADLINE"):
         seconds = _number(raw, float)
         if not 0 < seconds <= 3600:
             raise ValueError("not a number of seconds between 0 and 3600")

@@ -5,75 +5,84 @@ what the interface's record says was applied before (Ganeti reuses tap names,
 and re-runs ifup on the same tap), removes what is no longer wanted, applies
 the plan (every step idempotent) and saves the new record. ifdown removes
 what the record lists. A failure on the way removes everything of both, so
-no interface is ever left half-configured.
+no interface is ever left half-configured; a removal that fails is not the
+end of the others, and leaves the record for the next try.
+
+Every item reaches the host through its backend (host/backends.py); the
+engine knows about kinds only what plan.Item says (``shared``).
 """
 
 from __future__ import annotations
 
-import os
-
 from snf_network import features, log, record
 from snf_network.config import Config
 from snf_network.errors import InputError, SnfNetworkError
-from snf_network.host import files, ip, lock, nft, probe, sysctl
+from snf_network.host import Host, probe
+from snf_network.host.backends import BACKENDS, of_kinds
 from snf_network.nic import Nic
-from snf_network.plan import BindingFile, Item, NftElement, Plan, ProxyNeighbour, Sysctl, describe
+from snf_network.plan import Item, Plan
 
 
-def plan(nic: Nic, cfg: Config) -> Plan:
+def plan(host: Host, nic: Nic, cfg: Config) -> Plan:
     """What ``nic`` would get on this host (reads the host, changes nothing)."""
-    facts = probe.facts(nic, cfg)
-    result = features.plan(nic, cfg, facts)
+    selected = features.chosen(nic, cfg)
+    facts = probe.facts(host, nic, cfg, features.needs(selected))
+    result = features.plan(nic, cfg, facts, selected)
     if not facts.interface_exists:
         result.notes.append(f"interface {nic.interface} does not exist on this host")
     return result
 
 
-def ifup(nic: Nic, cfg: Config) -> Plan:
-    facts = probe.facts(nic, cfg)
+def ifup(host: Host, nic: Nic, cfg: Config) -> Plan:
+    selected = features.chosen(nic, cfg)
+    facts = probe.facts(host, nic, cfg, features.needs(selected))
     if not facts.interface_exists:
         raise InputError(f"INTERFACE: {nic.interface} does not exist on this host")
-    wanted = features.plan(nic, cfg, facts)
-    with lock.held(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
-        old = record.load(cfg, nic.interface)
+    wanted = features.plan(nic, cfg, facts, selected)
+    interface = nic.interface
+    with host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
+        claims = record.Claims(host, cfg)
+        old = record.load(host, cfg, interface)
         old_items = old.items if old is not None else []
-        stale = _owned(cfg, nic.interface, [item for item in old_items if item not in wanted.items])
+        items = _prepare(host, wanted.items, old_items)
+        stale = claims.owned(interface, [item for item in old_items if item not in items])
         # Saved before any change: whatever happens next, the record covers it.
-        pending = [*old_items, *(item for item in wanted.items if item not in old_items)]
-        record.save(cfg, record.Record(nic, wanted.features, pending, complete=False))
-        written: list[Item] = []  # sysctls as set, with the values to put back
+        pending = [*old_items, *(item for item in items if item not in old_items)]
+        record.save(host, cfg, record.Record(nic, wanted.features, pending, complete=False))
         try:
-            applied = _apply(cfg, wanted.items, stale, old_items, written)
-            _claim(cfg, nic.interface, wanted.items, stale)
+            for line in host.remove_legacy_rules(interface):
+                log.info(f"removed a rule of GRNET's snf-network: {line}")
+            _apply(host, cfg, items, stale)
+            claims.update(interface, items, stale)
+            record.save(host, cfg, record.Record(nic, wanted.features, items))
         except (SnfNetworkError, OSError) as exc:
-            _remove(cfg, _owned(cfg, nic.interface, [*written, *pending]))
-            _claim(cfg, nic.interface, [], pending)
-            record.delete(cfg, nic.interface)
+            _undo(host, cfg, claims, nic, wanted.features, pending)
             if isinstance(exc, SnfNetworkError):
                 raise
             raise SnfNetworkError(f"{exc.filename or 'the host'}: {exc.strerror or exc}") from None
-        record.save(cfg, record.Record(nic, wanted.features, applied))
+    wanted.items = items
     for note in wanted.notes:
         log.info(note)
-    log.info(f"up: {', '.join(wanted.features) or 'nothing'} ({len(applied)} items"
+    log.info(f"up: {', '.join(wanted.features) or 'nothing'} ({len(items)} items"
              f"{f', {len(stale)} stale removed' if stale else ''})")
-    _announce(wanted)
+    if wanted.announcements:
+        host.announce([(a.protocol, a.address, a.dev) for a in wanted.announcements])
     return wanted
 
 
-def ifdown(cfg: Config, interface: str) -> bool:
+def ifdown(host: Host, cfg: Config, interface: str) -> bool:
     """Remove what the record of ``interface`` lists; False when there was none."""
-    with lock.held(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
-        old = record.load(cfg, interface)
+    with host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
+        old = record.load(host, cfg, interface)
         if old is None:
             return False
         log.context(instance=old.nic.instance)
-        _remove_record(cfg, old)
+        _remove_record(host, cfg, old)
     log.info(f"down: removed {len(old.items)} items of {', '.join(old.features) or 'nothing'}")
     return True
 
 
-def ifdown_instance(cfg: Config, instance: str, vanished_only: bool = False) -> list[str]:
+def ifdown_instance(host: Host, cfg: Config, instance: str, vanished_only: bool = False) -> list[str]:
     """Remove what every recorded NIC of ``instance`` holds on this node (only those whose tap is gone).
 
     For hooks: they carry no tap names, and stock Ganeti never runs an ifdown,
@@ -82,166 +91,187 @@ def ifdown_instance(cfg: Config, instance: str, vanished_only: bool = False) -> 
     is not touched. Returns the interfaces cleaned.
     """
     cleaned = []
-    with lock.held(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
-        for old in record.load_all(cfg):
-            if old.nic.instance != instance:
+    with host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
+        for old in record.load_all(host, cfg):
+            if old.nic.instance != instance or (vanished_only and host.link_exists(old.interface)):
                 continue
-            if vanished_only and os.path.exists(f"/sys/class/net/{old.interface}"):
+            try:
+                _remove_record(host, cfg, old)
+            except SnfNetworkError as exc:
+                log.error(f"{old.interface}: {exc}")
                 continue
-            _remove_record(cfg, old)
             cleaned.append(old.interface)
             log.info(f"{old.interface}: removed {len(old.items)} items of {', '.join(old.features) or 'nothing'}")
     return cleaned
 
 
-def verify(cfg: Config) -> dict[str, list[str]]:
-    """For each recorded interface, how the host differs from its record (empty: it does not)."""
-    from snf_network.host import inspect
+def remove_unrecorded_proxies(host: Host, cfg: Config, nics: list[Nic]) -> list[str]:
+    """The original hook's one cleanup, for NICs we hold no record of: their proxy NDP entries.
 
-    snapshot = inspect.Snapshot()
+    NICs set up by the bash snf-network before an upgrade have no record;
+    an address another record still proxies is that record's to remove.
+    """
+    from snf_network.features.routed import is_ip_less
+    from snf_network.host import ip
+    from snf_network.plan import ProxyNeighbour
+
+    wanted = [nic for nic in nics if is_ip_less(nic, cfg) and nic.eui64 is not None and nic.link]
+    if not wanted:
+        return []
+    removed = []
+    with host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
+        kept = {item.address for old in record.load_all(host, cfg) for item in old.items
+                if isinstance(item, ProxyNeighbour)}
+        entries = [ProxyNeighbour(str(nic.eui64), uplink) for nic in wanted if str(nic.eui64) not in kept
+                   for uplink in host.default_route_devices(6, nic.link)]
+        if entries:
+            ip.BACKEND.apply(host, cfg, [], list(entries))
+            removed = [entry.describe() for entry in entries]
+    return removed
+
+
+def verify(host: Host, cfg: Config) -> dict[str, list[str]]:
+    """For each recorded interface, how the host differs from its record (empty: it does not).
+
+    Under the key ``"ruleset"``: how our nftables rules differ from what
+    they should be (flushed by ``nft flush ruleset`` or an nftables restart).
+    """
+    from snf_network.host import nft
+
+    checkers = {backend: backend.checker(host) for backend in BACKENDS}
     report = {}
-    for entry in record.load_all(cfg):
-        if not os.path.exists(f"/sys/class/net/{entry.interface}"):
+    records = record.load_all(host, cfg)
+    if records:
+        report["ruleset"] = nft.ruleset_differences(host, cfg)
+    for entry in records:
+        if not host.link_exists(entry.interface):
             report[entry.interface] = ["the interface no longer exists (snf-network cleanup removes the rest)"]
             continue
-        report[entry.interface] = ([] if entry.complete else ["a change was interrupted: run ifup again"])
-        report[entry.interface] += inspect.differences(entry.items, snapshot)
+        problems = [] if entry.complete else ["a change was interrupted: run ifup again"]
+        for backend, check in checkers.items():
+            items = of_kinds(backend, entry.items)
+            if items:
+                problems += check(items)
+        report[entry.interface] = problems
     return report
 
 
-def cleanup(cfg: Config) -> list[str]:
+def cleanup(host: Host, cfg: Config) -> list[str]:
     """Remove what belongs to interfaces that no longer exist: their records' items, and stray nft elements."""
-    from snf_network.host import inspect
+    from snf_network.host import inspect, nft
+    from snf_network.plan import NftElement
 
     removed = []
-    with lock.held(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
-        records = record.load_all(cfg)
+    with host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
+        records = record.load_all(host, cfg)
         for entry in records:
-            if not os.path.exists(f"/sys/class/net/{entry.interface}"):
-                _remove_record(cfg, entry)
+            if not host.link_exists(entry.interface):
+                _remove_record(host, cfg, entry)
                 removed.append(f"{entry.interface}: {len(entry.items)} recorded items of {entry.nic.instance}")
         recorded = {entry.interface for entry in records}
         stray: dict[str, list[NftElement]] = {}
-        for (family, name), owners in inspect.element_owners().items():
+        for (family, name), owners in inspect.element_owners(host).items():
             for interface, elements in owners.items():
-                if interface not in recorded and not os.path.exists(f"/sys/class/net/{interface}"):
+                if interface not in recorded and not host.link_exists(interface):
                     stray.setdefault(interface, []).extend(NftElement(family, name, e) for e in elements)
         if stray:
-            nft.apply(cfg, [], [element for elements in stray.values() for element in elements])
+            nft.apply(host, cfg, [], [element for elements in stray.values() for element in elements])
             removed += [f"{interface}: nft elements without a record" for interface in sorted(stray)]
     for line in removed:
         log.info(f"cleanup: {line}")
     return removed
 
 
-def _remove_record(cfg: Config, entry: record.Record) -> None:
-    items = _owned(cfg, entry.interface, entry.items)
-    _remove(cfg, items)
-    _claim(cfg, entry.interface, [], items)
-    record.delete(cfg, entry.interface)
+def reapply(host: Host, cfg: Config) -> tuple[list[str], list[str]]:
+    """Make the host hold every record again (after ``nft flush ruleset``, an nftables restart, a reboot).
 
-
-def _owner_path(cfg: Config, item: ProxyNeighbour) -> str:
-    return os.path.join(cfg.STATE_DIR, "proxies", f"{item.address}@{item.dev}")
-
-
-def _owned(cfg: Config, interface: str, items: list[Item]) -> list[Item]:
-    """``items`` less the proxy entries another interface has claimed since.
-
-    A proxy entry is keyed by address and uplink, not by tap: when an
-    instance restarts on another tap before its old tap's record is undone
-    (stock Ganeti runs no ifdown), undoing the old record must not take the
-    entry from the new tap. Everything else we add is keyed by its tap.
+    Our ruleset is reloaded whatever its marker says (a chain emptied behind
+    our back keeps the marker), then every record's items are applied again,
+    in one batch per backend. Records of interfaces that are gone are
+    removed instead. Returns (interfaces re-applied, interfaces dropped).
     """
-    kept = []
-    for item in items:
-        if isinstance(item, ProxyNeighbour):
-            owner = files.read(_owner_path(cfg, item))
-            if owner is not None and owner.strip() != interface:
+    from snf_network import profiles
+    from snf_network.host import nft
+
+    applied, dropped = [], []
+    with host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
+        kept: list[record.Record] = []
+        for entry in record.load_all(host, cfg):
+            if host.link_exists(entry.interface):
+                kept.append(entry)
                 continue
-        kept.append(item)
-    return kept
+            try:
+                _remove_record(host, cfg, entry)
+                dropped.append(entry.interface)
+            except SnfNetworkError as exc:
+                log.error(f"{entry.interface}: {exc}")
+        nft.load_ruleset(host, cfg, tuple(profiles.load(cfg.FIREWALL_PROFILES).items()))
+        for entry in kept:
+            try:
+                _apply(host, cfg, entry.items, [])
+            except (SnfNetworkError, OSError) as exc:
+                log.error(f"{entry.interface}: could not re-apply its record: {exc}")
+                continue
+            applied.append(entry.interface)
+    log.info(f"reapply: {len(applied)} interfaces re-applied, {len(dropped)} records of vanished interfaces dropped")
+    return applied, dropped
 
 
-def _claim(cfg: Config, interface: str, claimed: list[Item], released: list[Item]) -> None:
-    """Record which interface owns each proxy entry it added, and forget those it removed."""
-    for item in released:
-        if isinstance(item, ProxyNeighbour) and item not in claimed:
-            path = _owner_path(cfg, item)
-            if (files.read(path) or "").strip() == interface:
-                files.remove(path)
-    for item in claimed:
-        if isinstance(item, ProxyNeighbour):
-            files.atomic_replace(_owner_path(cfg, item), interface + "\n")
+def _prepare(host: Host, items: list[Item], old_items: list[Item]) -> list[Item]:
+    for backend in BACKENDS:
+        mine = of_kinds(backend, items)
+        if mine:
+            prepared = iter(backend.prepare(host, mine, old_items))
+            items = [next(prepared) if item.kind in backend.kinds else item for item in items]
+    return items
 
 
-def _apply(cfg: Config, items: list[Item], stale: list[Item], old_items: list[Item],
-           written: list[Item]) -> list[Item]:
-    """Remove ``stale``, apply ``items``; returns the items as applied (with sysctl history)."""
-    _restore_sysctls([item for item in stale if isinstance(item, Sysctl)])
-    applied = []
-    for item in items:
-        if isinstance(item, Sysctl):
-            item = _set_sysctl(item, old_items)
-            written.append(item)
-        applied.append(item)
-    elements = [item for item in items if isinstance(item, NftElement)]
-    stale_elements = [item for item in stale if isinstance(item, NftElement)]
-    if elements or stale_elements:
-        nft.apply(cfg, elements, stale_elements)
-    lines = [line for item in stale for line in ip.remove_lines(item)]
-    lines += [line for item in items for line in ip.add_lines(item)]
-    if lines:
-        ip.apply(lines)
-    wanted_paths = {item.path for item in items if isinstance(item, BindingFile)}
-    for item in stale:
-        if isinstance(item, BindingFile) and item.path not in wanted_paths:
-            files.remove(item.path)
-    for item in items:
-        if isinstance(item, BindingFile):
-            files.write_in_place(item.path, item.content)
-    return applied
+def _apply(host: Host, cfg: Config, add: list[Item], remove: list[Item]) -> None:
+    """Remove ``remove``, apply ``add``: backend by backend, each in one batch."""
+    for backend in BACKENDS:
+        wanted, stale = of_kinds(backend, add), of_kinds(backend, remove)
+        if wanted or stale:
+            backend.apply(host, cfg, wanted, stale)
 
 
-def _remove(cfg: Config, items: list[Item]) -> None:
-    lines = [line for item in items for line in ip.remove_lines(item)]
-    if lines:
-        ip.apply(lines)
-    elements = list(dict.fromkeys(item for item in items if isinstance(item, NftElement)))
-    if elements:
-        nft.apply(cfg, [], elements)
-    for item in items:
-        if isinstance(item, BindingFile):
-            files.remove(item.path)
-    _restore_sysctls([item for item in items if isinstance(item, Sysctl)])
+def _remove(host: Host, cfg: Config, items: list[Item]) -> list[str]:
+    """Remove ``items``, backend by backend in reverse order, going on past failures; the failures."""
+    failures = []
+    for backend in reversed(BACKENDS):
+        mine = of_kinds(backend, items)
+        if not mine:
+            continue
+        try:
+            backend.apply(host, cfg, [], mine)
+        except (SnfNetworkError, OSError) as exc:
+            failures.append(str(exc))
+    return failures
 
 
-def _set_sysctl(item: Sysctl, old_items: list[Item]) -> Sysctl:
-    # A re-run keeps the value from before our first run, not our own.
-    for old in old_items:
-        if old == item and isinstance(old, Sysctl):
-            previous = old.previous
-            break
-    else:
-        previous = sysctl.read(item.path)
-    sysctl.write(item.path, item.value)
-    return Sysctl(item.path, item.value, previous)
+def _remove_record(host: Host, cfg: Config, entry: record.Record) -> None:
+    claims = record.Claims(host, cfg)
+    items = claims.owned(entry.interface, entry.items)
+    failures = _remove(host, cfg, items)
+    if failures:
+        # The record stays (marked incomplete): a second ifdown or cleanup finishes the job.
+        record.save(host, cfg, record.Record(entry.nic, entry.features, entry.items, complete=False))
+        raise SnfNetworkError(f"could not remove everything recorded ({'; '.join(failures)}); "
+                              "the record is kept for another try")
+    claims.update(entry.interface, [], items)
+    record.delete(host, cfg, entry.interface)
 
 
-def _restore_sysctls(items: list[Sysctl]) -> None:
-    for item in items:
-        # Per-device settings vanish with the device; nothing to restore then.
-        if item.previous and sysctl.exists(item.path):
-            sysctl.write(item.path, item.previous)
-
-
-def _announce(wanted: Plan) -> None:
-    if wanted.announcements:
-        from snf_network.host import announce
-
-        announce.in_background([(a.protocol, a.address, a.dev) for a in wanted.announcements])
-
-
-def describe_plan(result: Plan) -> list[str]:
-    return [describe(item) for item in result.items]
-
+def _undo(host: Host, cfg: Config, claims: record.Claims, nic: Nic, names: list[str], pending: list[Item]) -> None:
+    """After a failed ifup: remove everything of the old record and the new plan."""
+    items = claims.owned(nic.interface, pending)
+    failures = _remove(host, cfg, items)
+    try:
+        if failures:
+            log.error(f"undoing the failed change left something behind ({'; '.join(failures)}); "
+                      "the record is kept: run ifdown again")
+            record.save(host, cfg, record.Record(nic, names, pending, complete=False))
+            return
+        claims.update(nic.interface, [], items)
+        record.delete(host, cfg, nic.interface)
+    except OSError as exc:  # the disk that failed the change may fail this too: the pending record stands
+        log.error(f"could not update the record after undoing: {exc.strerror}")

@@ -15,7 +15,26 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-class Link(Value):
+class Item(Value):
+    """A piece of host state a NIC needs; its ``kind`` names the backend that makes it so (host/backends.py)."""
+
+    __slots__ = ()
+    kind = ""
+    # Keyed by something other than the NIC's interface (a proxy entry is
+    # keyed by address and uplink): another interface may claim it since,
+    # so undoing a record asks who owns it first (engine.py, record.Claims).
+    shared = False
+
+    def describe(self) -> str:
+        """One line an operator can read (plan and status output)."""
+        raise NotImplementedError
+
+    def claim_key(self) -> str:
+        """For shared items: the name of its owner file."""
+        raise NotImplementedError
+
+
+class Link(Item):
     """Bring ``dev`` up, with an address, MTU or bridge master when given."""
 
     kind = "link"
@@ -24,8 +43,13 @@ class Link(Value):
     def __init__(self, dev: str, address: str = "", mtu: int = 0, master: str = "") -> None:
         self.dev, self.address, self.mtu, self.master = dev, address, mtu, master
 
+    def describe(self) -> str:
+        extras = [f"address {self.address}" if self.address else "",
+                  f"mtu {self.mtu}" if self.mtu else "", f"master {self.master}" if self.master else ""]
+        return " ".join(["link", self.dev, "up", *filter(None, extras)])
 
-class Sysctl(Value):
+
+class Sysctl(Item):
     """A /proc/sys value; ``previous`` (not compared) is restored on removal."""
 
     kind = "sysctl"
@@ -36,8 +60,11 @@ class Sysctl(Value):
         # path is relative to /proc/sys, e.g. net/ipv4/conf/tap3/proxy_arp
         self.path, self.value, self.previous = path, value, previous
 
+    def describe(self) -> str:
+        return f"sysctl {self.path.replace('/', '.')} = {self.value}"
 
-class Rule(Value):
+
+class Rule(Item):
     """A policy rule ``iif <iif> lookup <table>``."""
 
     kind = "rule"
@@ -46,26 +73,39 @@ class Rule(Value):
     def __init__(self, family: int, iif: str, table: str) -> None:
         self.family, self.iif, self.table = family, iif, table
 
+    def describe(self) -> str:
+        return f"rule -{self.family} iif {self.iif} lookup {self.table}"
 
-class Route(Value):
+
+class Route(Item):
     kind = "route"
     __slots__ = ("family", "destination", "dev", "table")
 
     def __init__(self, family: int, destination: str, dev: str, table: str) -> None:
         self.family, self.destination, self.dev, self.table = family, destination, dev, table
 
+    def describe(self) -> str:
+        return f"route -{self.family} {self.destination} dev {self.dev} table {self.table}"
 
-class ProxyNeighbour(Value):
+
+class ProxyNeighbour(Item):
     """Answer neighbour solicitations for ``address`` on ``dev`` (proxy NDP)."""
 
     kind = "proxy_neighbour"
+    shared = True
     __slots__ = ("address", "dev")
 
     def __init__(self, address: str, dev: str) -> None:
         self.address, self.dev = address, dev
 
+    def describe(self) -> str:
+        return f"proxy neighbour {self.address} on {self.dev}"
 
-class NftElement(Value):
+    def claim_key(self) -> str:
+        return f"{self.address}@{self.dev}"
+
+
+class NftElement(Item):
     """One element of a set or map of our ``snf`` table in ``family`` (inet, arp or bridge)."""
 
     kind = "nft_element"
@@ -75,8 +115,11 @@ class NftElement(Value):
         # element is nft syntax, e.g. "tap3" . 192.0.2.10
         self.family, self.set, self.element = family, set, element
 
+    def describe(self) -> str:
+        return f"nft {self.family} snf @{self.set} {{ {self.element} }}"
 
-class BindingFile(Value):
+
+class BindingFile(Item):
     """A file another daemon reads (nfdhcpd): written in place, removed on undo."""
 
     kind = "file"
@@ -85,8 +128,11 @@ class BindingFile(Value):
     def __init__(self, path: str, content: str) -> None:
         self.path, self.content = path, content
 
+    def describe(self) -> str:
+        return f"file {self.path}"
 
-Item = Link | Sysctl | Rule | Route | ProxyNeighbour | NftElement | BindingFile
+
+# Every kind a record may hold: a new kind is a class here and a backend in host/backends.py.
 ITEM_TYPES: dict[str, type[Item]] = {
     cls.kind: cls for cls in (Link, Sysctl, Rule, Route, ProxyNeighbour, NftElement, BindingFile)
 }
@@ -139,22 +185,3 @@ def item_from_dict(data: dict[str, Any]) -> Item:
     values = dict(data)
     cls = ITEM_TYPES[values.pop("kind")]
     return cls(**values)
-
-
-def describe(item: Item) -> str:
-    """One line an operator can read (plan and status output)."""
-    if isinstance(item, Link):
-        extras = [f"address {item.address}" if item.address else "",
-                  f"mtu {item.mtu}" if item.mtu else "", f"master {item.master}" if item.master else ""]
-        return " ".join(["link", item.dev, "up", *filter(None, extras)])
-    if isinstance(item, Sysctl):
-        return f"sysctl {item.path.replace('/', '.')} = {item.value}"
-    if isinstance(item, Rule):
-        return f"rule -{item.family} iif {item.iif} lookup {item.table}"
-    if isinstance(item, Route):
-        return f"route -{item.family} {item.destination} dev {item.dev} table {item.table}"
-    if isinstance(item, ProxyNeighbour):
-        return f"proxy neighbour {item.address} on {item.dev}"
-    if isinstance(item, NftElement):
-        return f"nft {item.family} snf @{item.set} {{ {item.element} }}"
-    return f"file {item.path}"

@@ -6,20 +6,19 @@ never from tags or an environment that may have changed since.
 
 from __future__ import annotations
 
-import _json  # the json package's C half: the package itself would import re (see _ScannerContext)
+import json
 import os
 import time
 
 from snf_network import nic as nic_module
 from snf_network.config import Config
 from snf_network.errors import SnfNetworkError
-from snf_network.host import files
 from snf_network.nic import Nic
 from snf_network.plan import Item, item_from_dict, item_to_dict
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
-    from typing import Any
+    from snf_network.host import Host
 
 VERSION = 1
 
@@ -45,103 +44,108 @@ class Record:
             "nic": self.nic.to_env(),
             "features": self.features,
         }
-        fields = [f" {_encode(key)}: {_encode(value)}" for key, value in head.items()]
-        items = ",\n".join(f"  {_encode(item_to_dict(item))}" for item in self.items)
+        fields = [f" {json.dumps(key)}: {json.dumps(value)}" for key, value in head.items()]
+        items = ",\n".join(f"  {json.dumps(item_to_dict(item))}" for item in self.items)
         return "{\n" + ",\n".join(fields) + f',\n "items": [\n{items}\n ]\n}}\n'
-
-
-def _encode(value: object) -> str:
-    """JSON for the str, int, bool, list and dict values a record holds."""
-    if isinstance(value, str):
-        return str(_json.encode_basestring_ascii(value))
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_encode(element) for element in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_encode(key)}: {_encode(element)}" for key, element in value.items()) + "}"
-    if value is None:
-        return "null"
-    raise TypeError(f"a record cannot hold {value!r}")
-
-
-class _ScannerContext:
-    """What the C JSON scanner reads from its owner (json.decoder.JSONDecoder's attributes).
-
-    The json package costs its ``re`` import (a tenth of a NIC program's
-    start); its C scanner alone parses our records just the same.
-    """
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = None
-
-
-_scan = _json.make_scanner(_ScannerContext())  # type: ignore[arg-type]  # typeshed wants a JSONDecoder
-
-
-def _decode(text: str) -> dict[str, Any]:
-    start = len(text) - len(text.lstrip())
-    data, end = _scan(text, start)
-    if text[end:].strip() or not isinstance(data, dict):  # a whole object, nothing after it
-        raise ValueError("not one JSON object")
-    return data
 
 
 def path(cfg: Config, interface: str) -> str:
     return os.path.join(cfg.STATE_DIR, f"{interface}.json")
 
 
-def load(cfg: Config, interface: str) -> Record | None:
+def load(host: Host, cfg: Config, interface: str) -> Record | None:
     where = path(cfg, interface)
-    text = files.read(where)
-    return None if text is None else _parse(text, where)
-
-
-def _parse(text: str, where: str) -> Record:
     try:
-        data = _decode(text)
-        return Record(
-            nic=nic_module.from_env(data["nic"]),
-            features=list(data["features"]),
+        text = host.read(where)
+    except OSError as exc:  # a symlink planted in its place (ELOOP), a directory
+        raise SnfNetworkError(f"record {where} cannot be read ({exc.strerror}); check it, then remove it") from None
+    return None if text is None else _parse(text, where, interface)
+
+
+def _parse(text: str, where: str, interface: str) -> Record:
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        entry = Record(
+            nic=nic_module.from_env(data["nic"], checked=False),
+            features=[str(name) for name in data["features"]],
             items=[item_from_dict(item) for item in data["items"]],
             complete=bool(data.get("complete", True)),
         )
-    except (ValueError, KeyError, TypeError, StopIteration, SnfNetworkError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError, SnfNetworkError) as exc:
         # Never guess what a damaged record meant: an operator must look.
-        raise SnfNetworkError(f"record {where} is damaged ({exc}); check it, then remove it") from None
+        raise SnfNetworkError(f"record {where} is damaged ({str(exc)[:120]}); check it, then remove it") from None
+    if entry.interface != interface:
+        # A record copied (or planted) under another name must not make us
+        # undo one interface's state when asked about another.
+        raise SnfNetworkError(f"record {where} describes {entry.interface}, not {interface}; check it, then remove it")
+    return entry
 
 
-def save(cfg: Config, record: Record) -> None:
-    files.atomic_replace(path(cfg, record.interface), record.to_json(), mode=0o644)
+def save(host: Host, cfg: Config, record: Record) -> None:
+    host.write(path(cfg, record.interface), record.to_json(), mode=0o644)
 
 
-def delete(cfg: Config, interface: str) -> None:
-    files.remove(path(cfg, interface))
+def delete(host: Host, cfg: Config, interface: str) -> None:
+    host.remove(path(cfg, interface))
 
 
-def load_all(cfg: Config) -> list[Record]:
-    try:
-        names = sorted(os.listdir(cfg.STATE_DIR))
-    except FileNotFoundError:
-        return []
+def load_all(host: Host, cfg: Config) -> list[Record]:
+    """Every record that can be read; a damaged one is logged and left for the operator."""
     records = []
-    for name in names:
-        if name.endswith(".json"):
-            where = os.path.join(cfg.STATE_DIR, name)
-            text = files.read(where)
-            if text is None:
-                continue
-            try:
-                records.append(_parse(text, where))
-            except SnfNetworkError as exc:
-                # One damaged record must not stop the hooks and cleanup for every other interface.
-                from snf_network import log
+    for name in host.listdir(cfg.STATE_DIR):
+        if not name.endswith(".json"):
+            continue
+        where = os.path.join(cfg.STATE_DIR, name)
+        try:
+            text = host.read(where)
+            if text is not None:
+                records.append(_parse(text, where, name[: -len(".json")]))
+        except (SnfNetworkError, OSError) as exc:
+            # One damaged record must not stop the hooks and cleanup for every other interface.
+            from snf_network import log
 
-                log.error(str(exc))
+            log.error(str(exc))
     return records
+
+
+class Claims:
+    """Which interface owns each shared item (plan.Item.shared): one small file per item.
+
+    A proxy entry is keyed by address and uplink, not by tap: when an
+    instance restarts on another tap before its old tap's record is undone
+    (stock Ganeti runs no ifdown), undoing the old record must not take the
+    entry from the new tap. A file per claim keeps that question one read,
+    where asking every record would cost a parse of each.
+    """
+
+    def __init__(self, host: Host, cfg: Config) -> None:
+        self.host = host
+        # "proxies": the first wave's name, kept so that upgraded nodes keep their claims.
+        self.directory = os.path.join(cfg.STATE_DIR, "proxies")
+
+    def _path(self, item: Item) -> str:
+        return os.path.join(self.directory, item.claim_key())
+
+    def owned(self, interface: str, items: list[Item]) -> list[Item]:
+        """``items`` less the shared ones another interface has claimed since."""
+        kept = []
+        for item in items:
+            if item.shared:
+                owner = self.host.read(self._path(item))
+                if owner is not None and owner.strip() != interface:
+                    continue
+            kept.append(item)
+        return kept
+
+    def update(self, interface: str, claimed: list[Item], released: list[Item]) -> None:
+        """Record that ``interface`` owns ``claimed``, and forget its claims on ``released``."""
+        for item in released:
+            if item.shared and item not in claimed:
+                where = self._path(item)
+                if (self.host.read(where) or "").strip() == interface:
+                    self.host.remove(where)
+        for item in claimed:
+            if item.shared:
+                self.host.write(self._path(item), interface + "\n")

@@ -6,6 +6,8 @@
     snf-network down INTERFACE                           undo what the record lists
     snf-network verify                                   interfaces whose kernel state differs from their record
     snf-network cleanup                                  remove what belongs to interfaces that are gone
+    snf-network reapply                                  make the host hold every record again
+    snf-network features                                 what answers to which mode and tag
     snf-network dns show|sync INSTANCE                   the DNS records of an instance (docs/dns.md)
 """
 
@@ -17,17 +19,19 @@ from collections.abc import Mapping, Sequence
 
 import click
 
-from snf_network import config, engine, log, record
+from snf_network import checks, config, engine, features, log, record
 from snf_network import nic as nic_module
 from snf_network.config import Config
 from snf_network.errors import InputError, SnfNetworkError
-from snf_network.host import ip, nft
-from snf_network.plan import BindingFile, NftElement, Plan, describe
+from snf_network.host import Host
+from snf_network.host.backends import BACKENDS, of_kinds
+from snf_network.plan import Plan
 
 
 class Context:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
+        self.host = Host(timeout=cfg.COMMAND_TIMEOUT)
 
 
 def _nic_environment(env_file: str | None, assignments: Sequence[str]) -> dict[str, str]:
@@ -51,7 +55,7 @@ def _nic_environment(env_file: str | None, assignments: Sequence[str]) -> dict[s
 def render(nic: nic_module.Nic, cfg: Config, result: Plan) -> str:
     """The plan as an operator reads it: items, then the exact commands."""
     out = [f"{nic.interface} of {nic.instance}: {', '.join(result.features) or 'nothing'}"]
-    out += [f"  {describe(item)}" for item in result.items]
+    out += [f"  {item.describe()}" for item in result.items]
     if result.announcements:
         out.append("announce:")
         out += [f"  {'gratuitous ARP' if a.protocol == 'arp' else 'unsolicited NA'} for {a.address} on {a.dev}"
@@ -59,18 +63,11 @@ def render(nic: nic_module.Nic, cfg: Config, result: Plan) -> str:
     if result.notes:
         out.append("notes:")
         out += [f"  {note}" for note in result.notes]
-    lines = [line for item in result.items for line in ip.add_lines(item)]
-    if lines:
-        out.append("ip batch:")
-        out += [f"  {'ip -6' if line.family == 6 else 'ip'} {line.text}" for line in lines]
-    elements = [item for item in result.items if isinstance(item, NftElement)]
-    if elements:
-        out.append("nft transaction:")
-        out += [f"  {command}" for command in nft.element_commands(elements, [])]
-    for item in result.items:
-        if isinstance(item, BindingFile):
-            out.append(f"file {item.path}:")
-            out += [f"  {line}" for line in item.content.splitlines()]
+    for backend in BACKENDS:
+        commands = backend.commands(cfg, of_kinds(backend, result.items))
+        if commands:
+            out.append(f"{backend.title}:")
+            out += [f"  {command}" for command in commands]
     return "\n".join(out) + "\n"
 
 
@@ -89,7 +86,7 @@ def cli(ctx: click.Context) -> None:
 def plan_command(obj: Context, env_file: str | None, assignments: tuple[str, ...]) -> None:
     """Print what a NIC would get on this node; changes nothing."""
     nic = nic_module.from_env(_nic_environment(env_file, assignments))
-    click.echo(render(nic, obj.cfg, engine.plan(nic, obj.cfg)), nl=False)
+    click.echo(render(nic, obj.cfg, engine.plan(obj.host, nic, obj.cfg)), nl=False)
 
 
 @cli.command("status")
@@ -98,7 +95,7 @@ def plan_command(obj: Context, env_file: str | None, assignments: tuple[str, ...
 @click.pass_obj
 def status_command(obj: Context, verbose: bool, interfaces: tuple[str, ...]) -> None:
     """Show what is recorded for each managed interface."""
-    records = record.load_all(obj.cfg)
+    records = record.load_all(obj.host, obj.cfg)
     if interfaces:
         records = [r for r in records if r.interface in interfaces]
     if not records:
@@ -110,19 +107,20 @@ def status_command(obj: Context, verbose: bool, interfaces: tuple[str, ...]) -> 
                    f"[{', '.join(entry.features) or 'nothing'}] {len(entry.items)} items{state}")
         if verbose:
             for item in entry.items:
-                click.echo(f"  {describe(item)}")
+                click.echo(f"  {item.describe()}")
 
 
 @cli.command("verify")
 @click.pass_obj
 def verify_command(obj: Context) -> None:
     """Report managed interfaces whose kernel state differs from their record (exit 1 if any)."""
-    report = engine.verify(obj.cfg)
+    report = engine.verify(obj.host, obj.cfg)
     drifted = {interface: problems for interface, problems in report.items() if problems}
     for interface, problems in drifted.items():
         for problem in problems:
             click.echo(f"{interface}: {problem}")
-    click.echo(f"{len(report)} interfaces checked, {len(drifted)} differ from their records")
+    checked = len([interface for interface in report if interface != "ruleset"])
+    click.echo(f"{checked} interfaces checked, {len(drifted)} differ from their records")
     if drifted:
         raise click.exceptions.Exit(1)
 
@@ -131,7 +129,7 @@ def verify_command(obj: Context) -> None:
 @click.pass_obj
 def cleanup_command(obj: Context) -> None:
     """Remove what belongs to interfaces that no longer exist."""
-    removed = engine.cleanup(obj.cfg)
+    removed = engine.cleanup(obj.host, obj.cfg)
     for line in removed:
         click.echo(f"removed {line}")
     if not removed:
@@ -146,7 +144,7 @@ def up_command(obj: Context, env_file: str | None, assignments: tuple[str, ...])
     """Bring a NIC up from its Ganeti variables (what kvm-vif-bridge does, without IFUP_EXTRA_SCRIPT)."""
     nic = nic_module.from_env(_nic_environment(env_file, assignments))
     log.context(interface=nic.interface, instance=nic.instance)
-    result = engine.ifup(nic, obj.cfg)
+    result = engine.ifup(obj.host, nic, obj.cfg)
     click.echo(render(nic, obj.cfg, result), nl=False)
 
 
@@ -155,10 +153,32 @@ def up_command(obj: Context, env_file: str | None, assignments: tuple[str, ...])
 @click.pass_obj
 def down_command(obj: Context, interface: str) -> None:
     """Remove everything recorded for INTERFACE."""
-    name = nic_module.interface_name(interface)
+    name = checks.interface_name(interface)
     log.context(interface=name)
-    if not engine.ifdown(obj.cfg, name):
+    if not engine.ifdown(obj.host, obj.cfg, name):
         click.echo(f"{name}: nothing recorded")
+
+
+@cli.command("reapply")
+@click.pass_obj
+def reapply_command(obj: Context) -> None:
+    """Re-apply every record (after nft flush ruleset, an nftables restart, a reboot); drop records of taps gone."""
+    applied, dropped = engine.reapply(obj.host, obj.cfg)
+    for interface in dropped:
+        click.echo(f"{interface}: gone, its record removed")
+    click.echo(f"{len(applied)} interfaces re-applied, {len(dropped)} records dropped")
+    from snf_network.host import nft
+
+    missing = nft.ruleset_differences(obj.host, obj.cfg)
+    if missing:
+        raise SnfNetworkError(f"the ruleset still differs after reapply: {missing[0]}")
+
+
+@cli.command("features")
+@click.pass_obj
+def features_command(obj: Context) -> None:
+    """What answers to which mode and tag, and what a NIC gets (with this node's tag names)."""
+    click.echo(features.table(obj.cfg), nl=False)
 
 
 def _register_subgroups() -> None:

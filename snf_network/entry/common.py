@@ -1,9 +1,10 @@
-"""What every NIC program does around its work: config, logging, one-line errors."""
+"""What every program does around its work: config, logging, one-line errors, exit status."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 from snf_network import config, log
 from snf_network.config import Config
@@ -12,62 +13,79 @@ from snf_network.host.run import run_passing_output
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
     from typing import NoReturn
 
 
-def run_program(program: str, env: Mapping[str, str] | None,
-                work: Callable[[Config, Mapping[str, str]], int]) -> int:
-    """Load the config, set up logging, run ``work``; never let a traceback out.
+class Run:
+    """One run of a program: its arguments, environment, config and host."""
 
-    Ganeti shows a failing script's output to the operator, so a failure is
-    one line on stderr (and in the log), and the exit status says what kind.
+    __slots__ = ("argv", "env", "cfg", "host", "state", "started")
+
+    def __init__(self, argv: list[str], env: Mapping[str, str], cfg: Config, started: float) -> None:
+        from snf_network.host import Host
+
+        self.argv, self.env, self.cfg, self.started = argv, env, cfg, started
+        self.host = Host(timeout=cfg.COMMAND_TIMEOUT)
+        self.state: dict[str, object] = {}  # what a program's failure handler needs to know
+
+
+def program(name: str, usage: str, work: Callable[[Run], int | None], *, post_hook: bool = False,
+            on_failure: Callable[[Run, int, str], None] | None = None) -> Callable[..., int]:
+    """The ``main(argv, env) -> int`` of a program Ganeti, Xen or an operator runs.
+
+    Loads the config, sets up logging, runs ``work``, and never lets a
+    traceback out: Ganeti shows a failing script's output to the operator,
+    so a failure is one line on stderr (and in the log), and the exit status
+    says what kind (errors.py). A post hook (``post_hook``) does nothing in
+    the pre phase and always exits 0: a pre hook exiting non-zero would deny
+    the operation, and a post hook's status is only logged by Ganeti, so we
+    log ourselves, with more to say. ``on_failure`` hears of a failed run
+    with its status and message (Xen waits for a hotplug status).
     """
-    env = os.environ if env is None else env
+
+    def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+        args = list(sys.argv if argv is None else argv)
+        environ = os.environ if env is None else env
+        if len(args) == 2 and args[1] in ("-h", "--help"):
+            print(usage.strip())
+            status = 0
+        elif post_hook and environ.get("GANETI_HOOKS_PHASE", "").lower() != "post":
+            status = 0
+        else:
+            status = _run(name, args, environ, work, post_hook, on_failure)
+        if argv is None and env is None:  # we are the process Ganeti started
+            exit_now(status)
+        return status
+
+    return main
+
+
+def _run(name: str, argv: list[str], env: Mapping[str, str], work: Callable[[Run], int | None],
+         post_hook: bool, on_failure: Callable[[Run, int, str], None] | None) -> int:
+    started = time.monotonic()  # the DNS hook's deadline counts from here
     try:
         cfg = config.load(dict(env))
     except SnfNetworkError as exc:
-        print(f"{program}: error: {exc}", file=sys.stderr)
-        return exc.exit_status
-    log.setup(program, cfg.LOGFILE, cfg.SYSLOG, cfg.DEBUG)
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 0 if post_hook else exc.exit_status
+    log.setup(name, cfg.LOGFILE, cfg.SYSLOG, cfg.DEBUG, stderr_level=log.WARNING if post_hook else log.ERROR)
     for key in cfg.unknown_keys:
         log.warning(f"unknown key {key} in the configuration file (ignored)")
+    run = Run(argv, env, cfg, started)
     try:
-        return work(cfg, env)
+        status = work(run) or 0
+        if status and on_failure is not None:
+            on_failure(run, status, str(run.state.get("error", "")))
+        return 0 if post_hook else status
     except SnfNetworkError as exc:
-        log.error(str(exc))
-        return exc.exit_status
+        message, status = str(exc), exc.exit_status
     except Exception as exc:  # the last line of defence: Ganeti must see one line
-        log.error(f"internal error: {type(exc).__name__}: {exc}")
-        return 1
-
-
-def run_post_hook(program: str, env: Mapping[str, str] | None,
-                  work: Callable[[Config, Mapping[str, str]], None]) -> int:
-    """A Ganeti post hook's frame: nothing in the pre phase, always 0, failures logged.
-
-    A pre hook exiting non-zero would deny the operation, and before it
-    happened there is nothing to do; a post hook's status is only logged by
-    Ganeti, so we log ourselves, with more to say.
-    """
-    env = os.environ if env is None else env
-    if env.get("GANETI_HOOKS_PHASE", "").lower() != "post":
-        return 0
-    try:
-        cfg = config.load(dict(env))
-    except SnfNetworkError as exc:
-        print(f"{program}: error: {exc}", file=sys.stderr)
-        return 0
-    log.setup(program, cfg.LOGFILE, cfg.SYSLOG, cfg.DEBUG, stderr_level=log.WARNING)
-    for key in cfg.unknown_keys:
-        log.warning(f"unknown key {key} in the configuration file (ignored)")
-    try:
-        work(cfg, env)
-    except SnfNetworkError as exc:
-        log.error(f"{env.get('GANETI_OP_CODE', '')}: {exc}")
-    except Exception as exc:  # the last line of defence: never a traceback, never a failed hook
-        log.error(f"internal error: {type(exc).__name__}: {exc}")
-    return 0
+        message, status = f"internal error: {type(exc).__name__}: {exc}", 1
+    log.error(f"{env.get('GANETI_OP_CODE', '')}: {message}" if post_hook else message)
+    if on_failure is not None:
+        on_failure(run, status, message)
+    return 0 if post_hook else status
 
 
 def run_extra_script(cfg: Config, argv: list[str], env: Mapping[str, str], derived: dict[str, str]) -> int:

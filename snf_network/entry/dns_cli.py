@@ -7,14 +7,16 @@ the commands so that the rest of the CLI does not pay for dnspython.
 from __future__ import annotations
 
 import os
-import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
 if TYPE_CHECKING:
     from snf_network.config import Config
+    from snf_network.host import Host
     from snf_network.nic import Nic
+
+# Errors are SnfNetworkError, which snf-network's main turns into one line and its exit status.
 
 
 @click.group()
@@ -24,18 +26,14 @@ def dns() -> None:
 
 @dns.command()
 @click.argument("instance")
-def show(instance: str) -> None:
+@click.pass_context
+def show(ctx: click.Context, instance: str) -> None:
     """Print what the DNS server holds for INSTANCE, with the PTRs of its addresses."""
     from snf_network.dns import names, sync
-    from snf_network.errors import SnfNetworkError
 
-    cfg = _config()
-    try:
-        name = names.host_name(instance, "INSTANCE")
-        for line in sync.show(cfg, name, env=os.environ):
-            click.echo(line)
-    except SnfNetworkError as exc:
-        _fail(str(exc), exc.exit_status)
+    name = names.host_name(instance, "INSTANCE")
+    for line in sync.show(ctx.obj.cfg, name, env=os.environ):
+        click.echo(line)
 
 
 @dns.command()
@@ -43,7 +41,8 @@ def show(instance: str) -> None:
 @click.option("--dry-run", "-n", is_flag=True, help="Print the updates, send nothing.")
 @click.option("--absent", is_flag=True,
               help="INSTANCE no longer exists: remove all its A, AAAA and PTR records.")
-def sync(instance: str, dry_run: bool, absent: bool) -> None:
+@click.pass_context
+def sync(ctx: click.Context, instance: str, dry_run: bool, absent: bool) -> None:
     """Make the DNS server match INSTANCE's NICs.
 
     The NICs come from the environment when it is a Ganeti hook environment
@@ -55,29 +54,24 @@ def sync(instance: str, dry_run: bool, absent: bool) -> None:
     from snf_network.dns import sync as dns_sync
     from snf_network.errors import InputError, SnfNetworkError
 
-    cfg = _config()
+    cfg, host = ctx.obj.cfg, ctx.obj.host
     log.setup("snf-network", cfg.LOGFILE, cfg.SYSLOG, cfg.DEBUG, stderr_level=log.WARNING)
-    ok = False
-    try:
-        name = names.host_name(instance, "INSTANCE")
-        log.context(instance=name)
-        reason = dns_sync.disabled_reason(cfg)
-        if reason:
-            raise InputError(f"dynamic DNS is off: {reason}")
-        if absent:
-            ok = dns_sync.apply(cfg, target=None, nics=(), gone=(name,), env=os.environ,
-                                dry_run=dry_run, echo=click.echo)
-        else:
-            nics = _instance_nics(cfg, name)
-            ok = dns_sync.apply(cfg, target=name, nics=nics, env=os.environ, dry_run=dry_run,
-                                echo=click.echo)
-    except SnfNetworkError as exc:
-        _fail(str(exc), exc.exit_status)
+    name = names.host_name(instance, "INSTANCE")
+    log.context(instance=name)
+    reason = dns_sync.disabled_reason(cfg)
+    if reason:
+        raise InputError(f"dynamic DNS is off: {reason}")
+    if absent:
+        ok = dns_sync.apply(cfg, target=None, nics=(), gone=(name,), env=os.environ,
+                            dry_run=dry_run, echo=click.echo)
+    else:
+        ok = dns_sync.apply(cfg, target=name, nics=_instance_nics(host, cfg, name), env=os.environ,
+                            dry_run=dry_run, echo=click.echo)
     if not ok:
-        _fail("some updates failed (see the log)", 1)
+        raise SnfNetworkError("some updates failed (see the log)")
 
 
-def _instance_nics(cfg: Config, name: str) -> tuple[Nic, ...]:
+def _instance_nics(host: Host, cfg: Config, name: str) -> tuple[Nic, ...]:
     """The NICs of ``name``: from a hook environment about it, else from this node's NIC records."""
     from snf_network.dns import names, operation
     from snf_network.errors import InputError
@@ -87,24 +81,9 @@ def _instance_nics(cfg: Config, name: str) -> tuple[Nic, ...]:
         return operation.nics_from_hook_env(os.environ)
     from snf_network import record
 
-    nics = tuple(rec.nic for rec in record.load_all(cfg) if rec.nic.instance.lower() == name)
+    nics = tuple(rec.nic for rec in record.load_all(host, cfg) if rec.nic.instance.lower() == name)
     if not nics:
         # An empty NIC list would delete every record: refuse, and say how to do that on purpose.
         raise InputError(f"no NIC records for {name} on this node (run this on its primary node, "
                          f"or use --absent to remove its records)")
     return tuple(sorted(nics, key=lambda nic: (nic.index is None, nic.index or 0, nic.interface)))
-
-
-def _config() -> Config:
-    from snf_network import config
-    from snf_network.errors import SnfNetworkError
-
-    try:
-        return config.load()
-    except SnfNetworkError as exc:
-        _fail(str(exc), exc.exit_status)
-
-
-def _fail(message: str, status: int) -> NoReturn:
-    click.echo(f"snf-network dns: error: {message}", err=True)
-    sys.exit(status)

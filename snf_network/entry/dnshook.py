@@ -9,20 +9,24 @@ with the instance, the records and the server (docs/dns.md).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 
 from snf_network import log
 from snf_network.config import Config
-from snf_network.entry.common import run_post_hook
+from snf_network.entry.common import Run, program
 from snf_network.errors import SnfNetworkError
 
 PROGRAM = "snf-network-dnshook"
+USAGE = """
+usage: snf-network-dnshook    (run by Ganeti as an instance post hook, with GANETI_* in the environment)
+
+Keeps the A, AAAA and PTR records of an instance's NICs on networks with the
+DNS tag. Always exits 0; failures are logged. See snf-network-dnshook(8).
+"""
 
 
-def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    start = time.monotonic()
-    return run_post_hook(PROGRAM, env, lambda cfg, environ: _run(cfg, environ, start))
+def _hook(run: Run) -> None:
+    _run(run.cfg, run.env, run.started)
 
 
 def _run(cfg: Config, env: Mapping[str, str], start: float) -> None:
@@ -60,3 +64,6 @@ def _run(cfg: Config, env: Mapping[str, str], start: float) -> None:
              f"{len(op.nics)} NIC(s)")
     sync.apply(cfg, target=op.target, nics=op.nics, gone=op.gone,
                deadline=sync.deadline_for(cfg, start), env=env)
+
+
+main = program(PROGRAM, USAGE, _hook, post_hook=True)

@@ -35,12 +35,12 @@ from __future__ import annotations
 
 from snf_network import log
 from snf_network.config import Config
-from snf_network.entry.common import run_post_hook
+from snf_network.entry.common import Run, program
 from snf_network.errors import InputError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
 
     from snf_network.nic import Nic
 
@@ -49,13 +49,6 @@ PROGRAM = "snf-network-hook"
 MOVING = ("OP_INSTANCE_MIGRATE", "OP_INSTANCE_FAILOVER")
 STOPPING = ("OP_INSTANCE_SHUTDOWN", "OP_INSTANCE_REMOVE")
 MODIFYING = "OP_INSTANCE_SET_PARAMS"
-# Instance names are host names; the same rule as kvm-ifup's INSTANCE.
-# Ganeti's limit is far lower (8 NICs by default); this only bounds a bad value.
-MAX_NICS = 256
-
-
-def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    return run_post_hook(PROGRAM, env, run)
 
 
 def decide(cfg: Config, env: Mapping[str, str]) -> tuple[bool, str]:
@@ -88,13 +81,14 @@ def decide(cfg: Config, env: Mapping[str, str]) -> tuple[bool, str]:
     return False, f"nothing to do for {opcode or '(no GANETI_OP_CODE)'}"
 
 
-def run(cfg: Config, env: Mapping[str, str]) -> None:
+def run(hook: Run) -> None:
+    cfg, env, host = hook.cfg, hook.env, hook.host
     opcode = env.get("GANETI_OP_CODE", "")
     instance = env.get("GANETI_INSTANCE_NAME", "")
     if opcode not in (*MOVING, *STOPPING, MODIFYING, "OP_INSTANCE_STARTUP"):
-        log.debug(f"nothing to do for {opcode or '(no GANETI_OP_CODE)'}")
+        log.debug(f"nothing to do for {opcode[:40] or '(no GANETI_OP_CODE)'}")
         return
-    from snf_network.nic import is_instance_name
+    from snf_network.checks import is_instance_name
 
     if not is_instance_name(instance):
         # Not validated yet: keep the log line one line.
@@ -107,30 +101,32 @@ def run(cfg: Config, env: Mapping[str, str]) -> None:
     from snf_network import engine, record
 
     if opcode == MODIFYING:
-        cleaned = engine.ifdown_instance(cfg, instance, vanished_only=True)
+        cleaned = engine.ifdown_instance(host, cfg, instance, vanished_only=True)
         log.info(f"{opcode}: {reason}; cleared {', '.join(cleaned) or 'nothing'}")
         return
     nics = _hook_nics(env)
 
-    recorded = {old.interface: old.nic for old in record.load_all(cfg) if old.nic.instance == instance}
-    cleaned = engine.ifdown_instance(cfg, instance)
+    recorded = {old.interface: old.nic for old in record.load_all(host, cfg) if old.nic.instance == instance}
+    cleaned = engine.ifdown_instance(host, cfg, instance)
     log.info(f"{opcode}: {reason}; cleared {', '.join(cleaned) or 'no recorded interface'}")
     macs = {recorded[interface].mac for interface in cleaned if interface in recorded}
     unrecorded = [nic for nic in nics if nic.mac not in macs]
-    if unrecorded:
-        _remove_unrecorded_proxies(cfg, unrecorded)
+    for line in engine.remove_unrecorded_proxies(host, cfg, unrecorded):
+        log.info(f"a NIC without a record (set up before the upgrade?): removed {line}")
 
 
 def _hook_nics(env: Mapping[str, str]) -> list[Nic]:
     """The instance's NICs as the hook describes them; a bad one is logged and skipped."""
+    from snf_network import checks
     from snf_network import nic as nic_module
 
-    raw = env.get("GANETI_INSTANCE_NIC_COUNT", "0") or "0"
-    if not raw.isdigit() or int(raw) > MAX_NICS:
-        log.warning(f"GANETI_INSTANCE_NIC_COUNT: not a NIC count: {raw[:20]!r}; records only")
+    try:
+        count = checks.nic_count(env.get("GANETI_INSTANCE_NIC_COUNT", "0") or "0")
+    except InputError as exc:
+        log.warning(f"{exc}; records only")
         return []
     nics = []
-    for index in range(int(raw)):
+    for index in range(count):
         try:
             nics.append(nic_module.from_hook_env(env, index))
         except InputError as exc:
@@ -138,27 +134,11 @@ def _hook_nics(env: Mapping[str, str]) -> list[Nic]:
     return nics
 
 
-def _remove_unrecorded_proxies(cfg: Config, nics: list[Nic]) -> None:
-    """The original hook's one cleanup, for NICs we hold no record of: their proxy NDP entries."""
-    from snf_network import record
-    from snf_network.host import ip, lock, netlink
-    from snf_network.plan import ProxyNeighbour
+USAGE = """
+usage: snf-network-hook    (run by Ganeti as an instance post hook, with GANETI_* in the environment)
 
-    wanted = [nic for nic in nics if nic.mode == "routed" and nic.has_tag(cfg.IP_LESS_ROUTED_TAG)
-              and nic.eui64 is not None and nic.link]
-    if not wanted:
-        return
-    with lock.held(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
-        # An address another record still proxies is that record's to remove.
-        kept = {item.address for old in record.load_all(cfg) for item in old.items
-                if isinstance(item, ProxyNeighbour)}
-        lines = []
-        for nic in wanted:
-            address = str(nic.eui64)
-            if address in kept:
-                continue
-            for uplink in netlink.default_route_devices(6, nic.link):
-                lines += ip.remove_lines(ProxyNeighbour(address, uplink))
-                log.info(f"NIC {nic.index} ({nic.mac}) has no record: removing its proxy NDP for {address} on {uplink}")
-        if lines:
-            ip.apply(lines)
+Clears what an instance's NICs left on this node when it migrates, fails
+over, stops, is removed, or loses a NIC. Always exits 0. See snf-network-hook(8).
+"""
+
+main = program(PROGRAM, USAGE, run, post_hook=True)

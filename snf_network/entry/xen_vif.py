@@ -21,17 +21,15 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 
-from snf_network import engine, log
+from snf_network import checks, engine, log
 from snf_network import nic as nic_module
-from snf_network.config import Config
-from snf_network.entry.common import run_extra_script, run_program
+from snf_network.entry.common import Run, program, run_extra_script
 from snf_network.errors import InputError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
 
 
 PROGRAM = "vif-custom"
@@ -64,7 +62,7 @@ class Hotplug:
         if found is None:
             shape = "vif<domid>.<devid>" if self.type_if == "vif" else "vif<domid>.<devid>-emu"
             raise InputError(f"{variable}: expected {shape}, got {device!r}")
-        self.device = nic_module.interface_name(device, variable)
+        self.device = checks.interface_name(device, variable)
         self.domid, self.devid = found.group(1), found.group(2)
         # For an emulated tap vif-common.sh derives the path the same way.
         self.xenbus_path = env.get("XENBUS_PATH", "") or (
@@ -80,77 +78,74 @@ class Hotplug:
 
 def domain_name(raw: str) -> str:
     name = raw[: -len(_INCOMING)] if raw.endswith(_INCOMING) else raw
-    if not nic_module.is_instance_name(name):
+    if not checks.is_instance_name(name):
         raise InputError(f"domain name: not a Ganeti instance name: {raw!r}")
     return name
 
 
-def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    args = list(sys.argv if argv is None else argv)
-    environ = os.environ if env is None else env
-    state: dict[str, object] = {}
-    status = run_program(PROGRAM, environ, lambda cfg, values: _work(cfg, args, values, state))
-    hotplug = state.get("hotplug")
-    if status != 0 and isinstance(hotplug, Hotplug) and hotplug.reports:
-        _report_error(hotplug, str(state.get("error") or f"{PROGRAM} {hotplug.command} failed (status {status})"))
-    return status
+USAGE = """
+usage: vif-custom online|offline|add|remove [type_if=vif|tap]
+
+Xen's hotplug script for a Ganeti instance's vif (env vif=vif<domid>.<devid>
+or INTERFACE=vif<domid>.<devid>-emu, and XENBUS_PATH). online/add configure
+the NIC from Ganeti's NIC file and report hotplug-status to xenstore;
+offline/remove undo what the vif's record lists. See vif-custom(8).
+"""
 
 
-def _report_error(hotplug: Hotplug, message: str) -> None:
+def _report_error(run: Run, status: int, message: str) -> None:
     from snf_network.errors import SnfNetworkError
     from snf_network.host import xen
 
+    hotplug = run.state.get("hotplug")
+    if not isinstance(hotplug, Hotplug) or not hotplug.reports:
+        return
     try:
-        xen.report_error(hotplug.xenbus_path, message)
+        xen.report_error(run.host, hotplug.xenbus_path,
+                         message or f"{PROGRAM} {hotplug.command} failed (status {status})")
     except SnfNetworkError as exc:
         log.error(f"could not tell Xen about the failure: {exc}")
 
 
-def _work(cfg: Config, argv: list[str], env: Mapping[str, str], state: dict[str, object]) -> int:
-    from snf_network.errors import SnfNetworkError
-
-    try:
-        return _hotplug(cfg, argv, env, state)
-    except SnfNetworkError as exc:
-        state["error"] = str(exc)
-        raise
-
-
-def _hotplug(cfg: Config, argv: list[str], env: Mapping[str, str], state: dict[str, object]) -> int:
+def _hotplug(run: Run) -> int:
+    cfg, argv, env, host = run.cfg, run.argv, run.env, run.host
     hotplug = Hotplug(argv, env)
-    state["hotplug"] = hotplug
+    run.state["hotplug"] = hotplug
     log.context(interface=hotplug.device)
     if hotplug.command in DOWN:
         # From the record alone: by now Ganeti may have removed the NIC file,
         # and the domain (and its name) may be gone.
-        if not engine.ifdown(cfg, hotplug.device):
+        if not engine.ifdown(host, cfg, hotplug.device):
             log.info(f"{hotplug.command}: nothing recorded for this interface")
         return 0
 
     from snf_network import xen_nic
     from snf_network.host import xen
 
-    domain = domain_name(xen.domain_name(hotplug.domid))
+    domain = domain_name(xen.domain_name(host, hotplug.domid))
     log.context(instance=domain)
     values = xen_nic.nic_environment(xen_nic.read(os.path.join(cfg.GANETI_NIC_DIR, domain, hotplug.devid)),
                                      domain)
     if values.get("MODE") == "bridged":
         # The bridge Xen attached the vif to (the domain config's bridge=),
         # as Xen's vif-bridge reads it; the NIC file's LINK otherwise.
-        bridge = xen.read(f"{hotplug.xenbus_path}/bridge")
+        bridge = xen.read(host, f"{hotplug.xenbus_path}/bridge")
         if bridge:
             values["LINK"] = values["BRIDGE"] = bridge
     nic = nic_module.from_env(values, interface=hotplug.device, hypervisor="xen")
     if nic.is_communication:
         log.info("instance communication NIC: left to Ganeti")
     else:
-        plan = engine.ifup(nic, cfg)
+        plan = engine.ifup(host, nic, cfg)
         status = run_extra_script(cfg, [argv[0], hotplug.device], {**env, **values, "INTERFACE": hotplug.device},
                                    plan.derived)
         if status != 0:
-            state["error"] = f"{cfg.IFUP_EXTRA_SCRIPT} exited with status {status}"
+            run.state["error"] = f"{cfg.IFUP_EXTRA_SCRIPT} exited with status {status}"
             return status
     if hotplug.type_if == "vif":
         # Last, once everything is in place: Xen lets the guest's traffic flow now.
-        xen.report_connected(hotplug.xenbus_path)
+        xen.report_connected(host, hotplug.xenbus_path)
     return 0
+
+
+main = program(PROGRAM, USAGE, _hotplug, on_failure=_report_error)

@@ -15,6 +15,7 @@ the inet and arp families.
 from __future__ import annotations
 
 from snf_network.config import Config
+from snf_network.features.base import Feature
 from snf_network.nic import Nic
 from snf_network.plan import Facts, NftElement, Plan
 
@@ -49,3 +50,13 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
         # so its elements are 128-bit integers.
         result.add(NftElement(l3, "ip6_ok", f"{port} . {address}"),
                    NftElement(l3, "nd_ok", f"{port} . 0x{int(address):032x}"))
+
+
+FEATURE = Feature(
+    "antispoof",
+    answers=lambda cfg: "every routed or bridged NIC",
+    summary=("its own MAC, ARP, IPv4 and IPv6 sources and ND targets only; no RA, DHCP or DHCPv6 server "
+             "messages ([docs/firewall.md](docs/firewall.md))"),
+    applies=applies,
+    plan=plan,
+)

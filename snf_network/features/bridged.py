@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from snf_network.config import Config
 from snf_network.errors import InputError
+from snf_network.features.base import Feature
 from snf_network.nic import Nic
 from snf_network.plan import Facts, Link, Plan
 
@@ -32,3 +33,13 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
     address = "fe:" + facts.interface_mac[3:] if nic.hypervisor == "kvm" and facts.interface_mac else ""
     result.derived.update(BRIDGE=nic.link, INDEV=nic.link)
     result.add(Link(nic.interface, address=address, mtu=facts.bridge_mtu, master=nic.link))
+
+
+FEATURE = Feature(
+    "bridged",
+    answers=lambda cfg: "`MODE=bridged`",
+    summary="the tap in the bridge `LINK`, with the bridge's MTU and an `fe:` MAC",
+    applies=applies,
+    needs=("bridge_mtu", "interface_mac"),
+    plan=plan,
+)

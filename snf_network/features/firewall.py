@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from snf_network import profiles
 from snf_network.config import Config
+from snf_network.features.base import Feature
 from snf_network.nic import Nic
 from snf_network.plan import Facts, NftElement, Plan
 
@@ -35,3 +36,14 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
         result.add(NftElement("inet", "profile_port", f"{port} : jump {profiles.chain(chosen)}"))
     else:
         result.add(NftElement("bridge", "profile_mark", f"{port} : 0x{profiles.mark(chosen):08x}"))
+
+
+FEATURE = Feature(
+    "firewall",
+    answers=lambda cfg: "instance tag `synnefo:network:<nic>:<profile>`",
+    summary=("a stateful firewall profile (`protected`, `limited`, `unprotected`, or your own) for traffic "
+             "towards the NIC"),
+    applies=applies,
+    needs=("profiles",),
+    plan=plan,
+)

@@ -10,6 +10,7 @@ carry its own MAC (features/antispoof.py).
 from __future__ import annotations
 
 from snf_network.config import Config
+from snf_network.features.base import Feature
 from snf_network.nic import Nic
 from snf_network.plan import Facts, NftElement, Plan
 
@@ -40,3 +41,12 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
     low, high = prefix_range(nic, cfg)
     port = f'"{nic.interface}"'
     result.add(NftElement("bridge", "filtered", port), NftElement("bridge", "prefix_ok", f"{port} . {low}-{high}"))
+
+
+FEATURE = Feature(
+    "mac_filter",
+    answers=lambda cfg: f"network tag `{cfg.MAC_FILTERED_TAG}`",
+    summary="on a shared bridge, only frames from the VM's network MAC prefix reach it",
+    applies=applies,
+    plan=plan,
+)

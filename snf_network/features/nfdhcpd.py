@@ -10,6 +10,7 @@ for IN_CLOSE_WRITE and IN_DELETE only: the host layer writes it in place.
 from __future__ import annotations
 
 from snf_network.config import Config
+from snf_network.features.base import Feature
 from snf_network.nic import Nic
 from snf_network.plan import BindingFile, Facts, NftElement, Plan
 
@@ -42,3 +43,12 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
         BindingFile(f"{cfg.NFDHCPD_STATE_DIR}/{nic.interface}", content),
         NftElement(family, "dhcp_ports", f'"{nic.interface}"'),
     )
+
+
+FEATURE = Feature(
+    "nfdhcpd",
+    answers=lambda cfg: f"network tag `{cfg.NFDHCPD_TAG}`",
+    summary="a binding file for GRNET's nfdhcpd, and nftables rules queueing DHCP, RS, NS and DHCPv6 to it",
+    applies=applies,
+    plan=plan,
+)

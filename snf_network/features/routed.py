@@ -13,6 +13,7 @@ host route, proxy ARP.
 from __future__ import annotations
 
 from snf_network.config import Config
+from snf_network.features.base import Feature
 from snf_network.nic import Nic
 from snf_network.plan import Announce, Facts, Link, NftElement, Plan, ProxyNeighbour, Route, Rule, Sysctl
 
@@ -21,10 +22,15 @@ def applies(nic: Nic, cfg: Config) -> bool:
     return nic.mode == "routed"
 
 
+def is_ip_less(nic: Nic, cfg: Config) -> bool:
+    """GRNET's routed network: the node holds no address in it, and proxies for the VM."""
+    return nic.mode == "routed" and nic.has_tag(cfg.IP_LESS_ROUTED_TAG)
+
+
 def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
     tap = nic.interface
     result.derived.update(TABLE=nic.link, INDEV=tap)
-    if not nic.has_tag(cfg.IP_LESS_ROUTED_TAG):
+    if not is_ip_less(nic, cfg):
         _plain(nic, result)
         return
     # One MAC for every routed tap on every node: the VM's neighbour entry for
@@ -99,3 +105,16 @@ def _ipv6(nic: Nic, facts: Facts, result: Plan) -> None:
     for uplink in facts.uplinks6:
         result.add(ProxyNeighbour(str(address), uplink))
         result.announcements.append(Announce("ndp", str(address), uplink))
+
+
+FEATURE = Feature(
+    "routed",
+    answers=lambda cfg: f"`MODE=routed`; with network tag `{cfg.IP_LESS_ROUTED_TAG}`: GRNET's routed networks",
+    summary=("with the tag: the constant tap MAC, `iif` rules and host routes (IPv4 `/32`, EUI-64 `/128`) in table "
+             "`LINK`, proxy ARP on the tap, proxy NDP on the table's IPv6 uplinks, the host's ARP requests sent "
+             "as the gateway, gratuitous ARP and unsolicited NA; without: Ganeti's own rule, host route and "
+             "proxy ARP"),
+    applies=applies,
+    needs=("uplinks4", "uplinks6"),
+    plan=plan,
+)

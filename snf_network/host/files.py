@@ -1,22 +1,33 @@
-"""Files we write: our own (atomic replace) and other daemons' (in place)."""
+"""Files we write: our own (atomic replace) and other daemons' (in place).
+
+Every file is opened without following a symlink at its last component and,
+when created, with O_EXCL: a link planted where a record, a binding file or a
+temporary is about to be written makes the write fail instead of sending it
+(as root) wherever the link points. Temporaries get unpredictable names.
+A write that does not complete (a full disk) raises, so the engine rolls the
+NIC back instead of saving half a record. No fsync: it would cost the NIC
+programs milliseconds, and a record cut short by a power loss is reported as
+damaged, never trusted.
+"""
 
 from __future__ import annotations
 
 import os
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def atomic_replace(path: str, content: str, mode: int = 0o644) -> None:
     """Write our own files so a reader never sees half of one."""
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
     try:
-        os.write(fd, content.encode())
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
+        _create(temporary, content, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        remove(temporary)
+        raise
 
 
 def write_in_place(path: str, content: str, mode: int = 0o644) -> None:
@@ -30,10 +41,20 @@ def write_in_place(path: str, content: str, mode: int = 0o644) -> None:
     """
     os.makedirs(os.path.dirname(path), exist_ok=True)
     remove(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
-        os.fchmod(fd, mode)  # world-readable whatever our umask: nfdhcpd runs as nobody
-        os.write(fd, content.encode())
+        _create(path, content, mode)
+    except BaseException:
+        remove(path)
+        raise
+
+
+def _create(path: str, content: str, mode: int) -> None:
+    fd = os.open(path, _CREATE, mode)
+    try:
+        os.fchmod(fd, mode)  # whatever our umask: nfdhcpd runs as nobody and reads its bindings
+        data = memoryview(content.encode())
+        while data:
+            data = data[os.write(fd, data):]  # ENOSPC raises here (tmpfs, ext4's delayed allocation)
     finally:
         os.close(fd)
 
@@ -46,9 +67,11 @@ def remove(path: str) -> bool:
     return True
 
 
-def read(path: str) -> str | None:
+def read(path: str, follow: bool = True) -> str | None:
+    """The file's text, or None when it is not there; ``follow=False`` refuses a symlink (ELOOP)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW))
     except (FileNotFoundError, NotADirectoryError):
         return None
+    with open(fd, encoding="utf-8", errors="replace") as handle:
+        return handle.read()

@@ -10,9 +10,16 @@ failing to add is not.
 from __future__ import annotations
 
 from snf_network.errors import CommandError
-from snf_network.host import netlink
-from snf_network.host.run import run
-from snf_network.plan import Item, Link, ProxyNeighbour, Route, Rule
+from snf_network.host import Backend
+from snf_network.plan import Link, ProxyNeighbour, Route, Rule
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from snf_network.config import Config
+    from snf_network.host import Host
+    from snf_network.plan import Item
 
 
 class Line:
@@ -70,31 +77,63 @@ def remove_lines(item: Item) -> list[Line]:
 _FAILED = "Command failed -:"  # ip -batch's report of line N: "Command failed -:N"
 
 
-def apply(lines: list[Line]) -> None:
-    """Run the lines, IPv4 and link lines first; raise on a failed must-succeed line."""
+def apply(host: Host, lines: list[Line]) -> None:
+    """Run the lines, IPv4 and link lines first; raise on a failed must-succeed line.
+
+    ``-force`` makes ip go on past a failed line and name it; a failure ip
+    does not pin on a line (it could not open netlink, it died) fails the
+    whole batch, since we cannot tell which additions took.
+    """
     for family in (4, 6):
         batch = [line for line in lines if line.family == family and line.proxy is None]
         if not batch:
             continue
         argv = ["ip", "-force", "-batch", "-"] if family == 4 else ["ip", "-6", "-force", "-batch", "-"]
-        result = run(argv, "".join(line.text + "\n" for line in batch), check=False)
+        result = host.run(argv, "".join(line.text + "\n" for line in batch), check=False)
         if result.returncode == 0:
             continue
         message: list[str] = []
+        failed_lines = 0
         for text in result.stderr.splitlines():
             if not (text.startswith(_FAILED) and text[len(_FAILED):].isdigit()):
                 message.append(text)
                 continue
-            line = batch[int(text[len(_FAILED):]) - 1]
-            if line.must_succeed:
+            failed_lines += 1
+            number = int(text[len(_FAILED):])
+            line = batch[number - 1] if 0 < number <= len(batch) else None
+            if line is None or line.must_succeed:
                 reason = "; ".join(message) or "failed"
-                raise CommandError(argv, result.returncode, f"ip {line.text}: {reason}")
+                raise CommandError(argv, result.returncode, f"ip {line.text if line else '-batch'}: {reason}")
             message = []
+        if not failed_lines or message:
+            raise CommandError(argv, result.returncode, "; ".join(message) or f"exit status {result.returncode}")
     for line in lines:
         if line.proxy is not None:
             add, entry = line.proxy
             try:
-                netlink.proxy_neighbour(add, entry.address, entry.dev)
+                host.proxy_neighbour(add, entry.address, entry.dev)
             except OSError as exc:
                 if line.must_succeed:
                     raise CommandError(["ip", "-6", "neigh"], 2, f"ip -6 {line.text}: {exc.strerror}") from None
+
+
+class IpBackend(Backend):
+    kinds = (Link.kind, Rule.kind, Route.kind, ProxyNeighbour.kind)
+    title = "ip batch"
+
+    def apply(self, host: Host, cfg: Config, add: list[Item], remove: list[Item]) -> None:
+        lines = [line for item in remove for line in remove_lines(item)]
+        lines += [line for item in add for line in add_lines(item)]
+        if lines:
+            apply(host, lines)
+
+    def commands(self, cfg: Config, add: list[Item]) -> list[str]:
+        return [f"{'ip -6' if line.family == 6 else 'ip'} {line.text}" for item in add for line in add_lines(item)]
+
+    def checker(self, host: Host) -> Callable[[list[Item]], list[str]]:
+        from snf_network.host import inspect
+
+        return inspect.IpState(host).missing
+
+
+BACKEND = IpBackend()

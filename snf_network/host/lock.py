@@ -20,8 +20,9 @@ class held:  # a context manager named like the function it replaces
         self.path, self.timeout, self.fd = path, timeout, -1
 
     def __enter__(self) -> None:
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
+        # Never through a symlink: as root, O_CREAT would create its target.
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         deadline = time.monotonic() + self.timeout
         delay = 0.002
         while True:

@@ -20,8 +20,15 @@ import binascii
 from snf_network import log, profiles
 from snf_network.config import Config
 from snf_network.errors import CommandError
-from snf_network.host.run import run
+from snf_network.host import Backend
 from snf_network.plan import NftElement
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from snf_network.host import Host
+    from snf_network.plan import Item
 
 TABLE = "snf"
 # Firewall profiles as (name, rule lines) pairs: snf_network/profiles.py.
@@ -230,48 +237,134 @@ def element_commands(add: list[NftElement], remove: list[NftElement]) -> list[st
     return commands
 
 
-def apply(cfg: Config, add: list[NftElement], remove: list[NftElement]) -> None:
+def apply(host: Host, cfg: Config, add: list[NftElement], remove: list[NftElement]) -> None:
     """Apply element changes in one transaction, loading the ruleset first if needed."""
     profile_rules = tuple(profiles.load(cfg.FIREWALL_PROFILES).items())
     changes = element_commands(add, remove)
     fast = [f"flush chain inet {TABLE} {marker(cfg, profile_rules)}", *changes]
-    result = run(["nft", "-f", "-"], "\n".join(fast) + "\n", check=False)
+    result = host.run(["nft", "-f", "-"], "\n".join(fast) + "\n", check=False)
     if result.returncode == 0:
         return
-    load_ruleset(cfg, profile_rules, changes)
+    load_ruleset(host, cfg, profile_rules, changes)
 
 
-def load_ruleset(cfg: Config, profile_rules: Profiles, changes: list[str] | None = None) -> None:
+def load_ruleset(host: Host, cfg: Config, profile_rules: Profiles, changes: list[str] | None = None) -> None:
     """(Re)load our rules, keeping every set's elements, plus ``changes``, atomically."""
     mark = marker(cfg, profile_rules)
-    stale = [name for name in _marker_chains() if name != mark]
+    stale = [name for name in _marker_chains(host) if name != mark]
     head = [f"add table {family} {TABLE}" for family in ("inet", "arp", "bridge")]
     head += [f"flush table {family} {TABLE}" for family in ("inet", "arp", "bridge")]
     head += [f"delete chain inet {TABLE} {name}" for name in stale]
     tail = [f"add chain inet {TABLE} {mark}", *(changes or [])]
     script = "\n".join([*head, ruleset(cfg, profile_rules), *tail]) + "\n"
-    result = run(["nft", "-f", "-"], script, check=False)
+    result = host.run(["nft", "-f", "-"], script, check=False)
     if result.returncode == 0:
+        _remember_counts(host, cfg, mark)
         return
     # Kernels without nft_queue (CONFIG_NFT_QUEUE unset) refuse the queue
     # rules; everything else still works, nfdhcpd just gets no packets.
     without = "\n".join([*head, ruleset(cfg, profile_rules, with_queues=False), *tail]) + "\n"
-    if run(["nft", "-f", "-"], without, check=False).returncode == 0:
+    if host.run(["nft", "-f", "-"], without, check=False).returncode == 0:
+        _remember_counts(host, cfg, mark)
         log.warning("this kernel cannot queue packets from nftables (nft_queue): "
                     "nfdhcpd will receive no DHCP, RS, NS or DHCPv6 packets")
         return
     raise CommandError(["nft", "-f", "-"], result.returncode, result.stderr)
 
 
-def _marker_chains() -> list[str]:
+def _marker_chains(host: Host) -> list[str]:
     import re  # the slow path only
 
-    listing = run(["nft", "list", "chains", "inet"], check=False).stdout
+    listing = host.run(["nft", "list", "chains", "inet"], check=False).stdout
     return re.findall(rf"chain ({'ruleset_'}[0-9a-f]+) ", listing)
 
 
-def remove_all() -> None:
-    """Delete our tables (``snf-network`` tests and uninstall)."""
-    script = "".join(f"add table {family} {TABLE}\ndelete table {family} {TABLE}\n"
-                     for family in ("inet", "arp", "bridge"))
-    run(["nft", "-f", "-"], script)
+class NftBackend(Backend):
+    kinds = (NftElement.kind,)
+    title = "nft transaction"
+
+    def apply(self, host: Host, cfg: Config, add: list[Item], remove: list[Item]) -> None:
+        elements = [item for item in add if isinstance(item, NftElement)]
+        stale = list(dict.fromkeys(item for item in remove if isinstance(item, NftElement)))
+        if elements or stale:
+            apply(host, cfg, elements, stale)
+
+    def commands(self, cfg: Config, add: list[Item]) -> list[str]:
+        return element_commands([item for item in add if isinstance(item, NftElement)], [])
+
+    def checker(self, host: Host) -> Callable[[list[Item]], list[str]]:
+        from snf_network.host import inspect
+
+        def check(items: list[Item]) -> list[str]:
+            elements = [item for item in items if isinstance(item, NftElement)]
+            return [f"missing {element.describe()}" for element in inspect.missing_elements(host, elements)]
+
+        return check
+
+
+BACKEND = NftBackend()
+
+
+def _counts_path(cfg: Config) -> str:
+    return f"{cfg.STATE_DIR}/ruleset.json"
+
+
+def _loaded_counts(host: Host) -> dict[str, dict[str, int]] | None:
+    """Rules per chain of our tables as the kernel holds them; None when a table is missing."""
+    import json  # the slow path only
+
+    counts: dict[str, dict[str, int]] = {}
+    for family in ("inet", "arp", "bridge"):
+        result = host.run(["nft", "-j", "list", "table", family, TABLE], check=False)
+        if result.returncode != 0:
+            return None
+        chains = counts.setdefault(family, {})
+        for entry in json.loads(result.stdout or "{}").get("nftables", []):
+            if "chain" in entry:
+                chains.setdefault(entry["chain"]["name"], 0)
+            elif "rule" in entry:
+                chains[entry["rule"]["chain"]] = chains.get(entry["rule"]["chain"], 0) + 1
+    return counts
+
+
+def _remember_counts(host: Host, cfg: Config, mark: str) -> None:
+    """What the kernel made of the ruleset just loaded, for ``verify`` to compare with later."""
+    import json  # the slow path only
+
+    counts = _loaded_counts(host)
+    if counts is not None:
+        host.write(_counts_path(cfg), json.dumps({"marker": mark, "chains": counts}, indent=1) + "\n")
+
+
+def ruleset_differences(host: Host, cfg: Config) -> list[str]:
+    """How our loaded rules differ from this version's: tables gone, chains emptied or cut short.
+
+    Counted per chain against what the kernel held right after we loaded the
+    ruleset (nft prints rules in its own form, so counting is what compares
+    reliably): ``nft flush ruleset`` (Debian's nftables.service starts with
+    it), ``flush chain`` and ``delete rule`` all show. The per-port elements
+    are checked item by item (host/inspect.py).
+    """
+    import json  # the slow path only
+
+    fix = "(snf-network reapply restores it)"
+    loaded = _loaded_counts(host)
+    if loaded is None:
+        return [f"an nft table {TABLE} is missing {fix}"]
+    mark = marker(cfg, tuple(profiles.load(cfg.FIREWALL_PROFILES).items()))
+    if mark not in loaded.get("inet", {}):
+        return [f"the nft ruleset is not this version's {fix}"]
+    try:
+        saved = json.loads(host.read(_counts_path(cfg)) or "{}")
+    except (OSError, ValueError):
+        saved = {}
+    if saved.get("marker") != mark:
+        return []  # loaded before counts were kept: the marker is all we can compare
+    problems = []
+    for family, chains in saved.get("chains", {}).items():
+        for chain, count in chains.items():
+            if loaded.get(family, {}).get(chain) != count:
+                have = loaded.get(family, {}).get(chain)
+                problems.append(f"nft chain {family} {TABLE} {chain} has {'no' if have is None else have} rules, "
+                                f"not {count} {fix}")
+    return problems

@@ -11,6 +11,7 @@ from __future__ import annotations
 import _signal  # type: ignore[import-not-found,unused-ignore]  # the signal module itself would import enum (~4 ms); we need one number
 import os
 import select
+import time
 
 from snf_network.errors import CommandError
 
@@ -25,8 +26,17 @@ class Result:
         self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
 
-def run(argv: list[str], stdin: str | None = None, check: bool = True) -> Result:
-    """Run ``argv`` with ``stdin`` as its input; its output, decoded."""
+DEFAULT_TIMEOUT = 20.0
+
+
+def run(argv: list[str], stdin: str | None = None, check: bool = True, timeout: float = DEFAULT_TIMEOUT) -> Result:
+    """Run ``argv`` with ``stdin`` as its input; its output, decoded.
+
+    A program still running after ``timeout`` seconds is killed and the call
+    fails (CommandError, whatever ``check`` says): Ganeti waits for us, and a
+    hung ``ip`` or ``nft`` must fail one NIC, not hang the node's operations.
+    A program killed by a signal never counts as a success.
+    """
     in_read, in_write = os.pipe()
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
@@ -44,17 +54,24 @@ def run(argv: list[str], stdin: str | None = None, check: bool = True) -> Result
         raise CommandError(argv, 127, f"{argv[0]}: program not found (is it installed?)") from None
     for fd in (in_read, out_write, err_write):
         os.close(fd)
-    stdout, stderr = _communicate(in_write, (stdin or "").encode(), out_read, err_read)
+    deadline = time.monotonic() + timeout
+    output = _communicate(in_write, (stdin or "").encode(), out_read, err_read, deadline)
+    if output is None:
+        os.kill(pid, _signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise CommandError(argv, -_signal.SIGKILL, f"{argv[0]}: no answer after {timeout:g} s (killed)")
     _, status = os.waitpid(pid, 0)
-    result = Result(os.waitstatus_to_exitcode(status), stdout.decode(errors="replace"),
-                    stderr.decode(errors="replace"))
+    result = Result(os.waitstatus_to_exitcode(status), output[0].decode(errors="replace"),
+                    output[1].decode(errors="replace"))
+    if result.returncode < 0:
+        raise CommandError(argv, result.returncode, f"{argv[0]}: killed by signal {-result.returncode}")
     if check and result.returncode != 0:
         raise CommandError(argv, result.returncode, result.stderr)
     return result
 
 
-def _communicate(in_fd: int, data: bytes, out_fd: int, err_fd: int) -> tuple[bytes, bytes]:
-    """Feed ``data`` and collect both outputs without deadlock, whatever their sizes."""
+def _communicate(in_fd: int, data: bytes, out_fd: int, err_fd: int, deadline: float) -> tuple[bytes, bytes] | None:
+    """Feed ``data`` and collect both outputs without deadlock, whatever their sizes; None past ``deadline``."""
     chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
     poller = select.poll()
     for fd in (out_fd, err_fd):
@@ -67,7 +84,13 @@ def _communicate(in_fd: int, data: bytes, out_fd: int, err_fd: int) -> tuple[byt
     open_fds = {out_fd, err_fd} | ({in_fd} if data else set())
     view = memoryview(data)
     while open_fds:
-        for fd, _event in poller.poll():
+        left = deadline - time.monotonic()
+        events = poller.poll(max(int(left * 1000), 0)) if left > 0 else []
+        if not events:
+            for fd in open_fds:
+                os.close(fd)
+            return None
+        for fd, _event in events:
             if fd == in_fd:
                 try:
                     view = view[os.write(fd, view):]

@@ -11,15 +11,18 @@ timeout. We run the same programs, with argument lists, never a shell.
 from __future__ import annotations
 
 from snf_network.errors import CommandError, SnfNetworkError
-from snf_network.host.run import run
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from snf_network.host import Host
 
 
-def domain_name(domid: str) -> str:
+def domain_name(host: Host, domid: str) -> str:
     """The name of domain ``domid``: ``xl domname``, else ``xm domname`` (xm is gone since Xen 4.5)."""
     reasons = []
     for tool in ("xl", "xm"):
         try:
-            name = run([tool, "domname", domid]).stdout.strip()
+            name = host.run([tool, "domname", domid]).stdout.strip()
         except CommandError as exc:
             reasons.append(str(exc))
             continue
@@ -29,27 +32,27 @@ def domain_name(domid: str) -> str:
     raise SnfNetworkError(f"cannot find the name of domain {domid}: {'; '.join(reasons)}")
 
 
-def read(path: str) -> str | None:
+def read(host: Host, path: str) -> str | None:
     """The value at ``path`` in xenstore, or None when it is not there (xenstore_read_default)."""
     try:
-        return run(["xenstore-read", path]).stdout.strip()
+        return host.run(["xenstore-read", path]).stdout.strip()
     except CommandError:
         return None
 
 
-def write(*pairs: tuple[str, str]) -> None:
+def write(host: Host, *pairs: tuple[str, str]) -> None:
     """Write (path, value) pairs in one xenstore-write, in order."""
     argv = ["xenstore-write"]
     for path, value in pairs:
         argv += [path, value]
-    run(argv)
+    host.run(argv)
 
 
-def report_connected(xenbus_path: str) -> None:
+def report_connected(host: Host, xenbus_path: str) -> None:
     """Xen's ``success``: the backend is ready; the toolstack stops waiting."""
-    write((f"{xenbus_path}/hotplug-status", "connected"))
+    write(host, (f"{xenbus_path}/hotplug-status", "connected"))
 
 
-def report_error(xenbus_path: str, message: str) -> None:
+def report_error(host: Host, xenbus_path: str, message: str) -> None:
     """Xen's ``fatal``: the reason first, then the status the toolstack waits for."""
-    write((f"{xenbus_path}/hotplug-error", message), (f"{xenbus_path}/hotplug-status", "error"))
+    write(host, (f"{xenbus_path}/hotplug-error", message), (f"{xenbus_path}/hotplug-status", "error"))

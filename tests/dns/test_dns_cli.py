@@ -6,7 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from snf_network import config, nic, record
-from snf_network.entry.dns_cli import dns
+from snf_network.entry.cli import main
+from snf_network.host import Host
 from tests.dns.hooks import hook_env, nic_env
 
 pytestmark = pytest.mark.dns
@@ -24,10 +25,17 @@ CREATED = {
 }
 
 
+class Result:
+    def __init__(self, exit_code: int, output: str) -> None:
+        self.exit_code, self.output = exit_code, output
+
+
 def cli(hook, *args, **env):
-    runner = CliRunner()
-    return runner.invoke(dns, list(args), env={"SNF_NETWORK_CONFIG": str(hook.write_config()), **env},
-                         catch_exceptions=False)
+    """``snf-network dns ARGS`` through the program's own main: its one-line errors and exit statuses."""
+    with CliRunner().isolation(env={"SNF_NETWORK_CONFIG": str(hook.write_config()), **env}) as streams:
+        status = main(["snf-network", "dns", *args])
+        output = b"".join(stream.getvalue() for stream in streams if stream is not None)
+    return Result(status, output.decode())
 
 
 def save_records(hook, *envs):
@@ -35,7 +43,7 @@ def save_records(hook, *envs):
     for index, nic_vars in enumerate(envs):
         plain = {key.split("_", 3)[3]: value for key, value in nic_vars.items()}
         plain.update(INSTANCE="web1", INTERFACE=f"tap{index}", INTERFACE_INDEX=str(index))
-        record.save(cfg, record.Record(nic.from_env(plain), [], []))
+        record.save(Host(), cfg, record.Record(nic.from_env(plain), [], []))
 
 
 def test_show_prints_what_the_server_holds(named, hook):

@@ -152,7 +152,7 @@ def test_a_nic_without_a_record_still_loses_its_proxy_entry(lab: Lab) -> None:
     proxies = lab.ns(lab.node, "ip", "-6", "neigh", "show", "proxy").stdout
     assert EUI64_LONG not in proxies
     assert nic_state(lab, other.tap, OTHER_EUI64_LONG) == other_before
-    assert "has no record: removing its proxy NDP" in log_of(lab)
+    assert "a NIC without a record (set up before the upgrade?): removed proxy neighbour" in log_of(lab)
     lab.program("kvm-ifdown-custom", lab.ganeti_env(other), other.tap, "true")
     nothing_left(lab, other.tap, OTHER_EUI64_LONG)
 

@@ -206,7 +206,7 @@ def test_communication_taps_are_left_alone(lab: Lab) -> None:
         ({"MAC": "aa:00:00:12:34"}, "MAC: not a MAC address"),
         ({"IP": "192.0.2.256"}, "IP: not an IPv4 address"),
         ({"NETWORK_SUBNET": "192.0.2.0/33"}, "NETWORK_SUBNET: not an IPv4 subnet"),
-        ({"NETWORK_GATEWAY": "198.51.100.1"}, "NETWORK_GATEWAY: 198.51.100.1 is outside 192.0.2.0/24"),
+        ({"NETWORK_GATEWAY": "198.51.100.1"}, "NETWORK_GATEWAY: outside NETWORK_SUBNET 192.0.2.0/24: '198.51.100.1'"),
         ({"LINK": "rt public"}, "LINK: not a valid routing table"),
         ({"LINK": "100;reboot"}, "LINK: not a valid routing table"),
         ({"LINK": "no_such_table"}, "LINK: routing table 'no_such_table' is unknown"),
