@@ -96,17 +96,6 @@ class Config:
 
     __hash__ = None  # type: ignore[assignment]  # mutable-by-construction: not a dict key
 
-    @property
-    def tag_names(self) -> dict[str, str]:
-        return {
-            "MAC_FILTERED_TAG": self.MAC_FILTERED_TAG,
-            "NFDHCPD_TAG": self.NFDHCPD_TAG,
-            "IP_LESS_ROUTED_TAG": self.IP_LESS_ROUTED_TAG,
-            "MASQ_TAG": self.MASQ_TAG,
-            "PUBLIC_TAG": self.PUBLIC_TAG,
-            "DNS_TAG": self.DNS_TAG,
-        }
-
 
 _FIELDS: dict[str, object] = {name: getattr(Config, name) for name in Config.__annotations__ if name.isupper()}
 

@@ -322,6 +322,7 @@ def snapshot(lab: Lab) -> dict[str, str]:
         out[f"sysctl-{tap}"] = lab.ns(lab.node, "sh", "-c", f"cat /proc/sys/net/ipv4/conf/{tap}/proxy_arp "
                                       f"/proc/sys/net/ipv6/conf/{tap}/accept_ra 2>/dev/null", check=False).stdout
     files = sorted(str(path.relative_to(lab.workdir)) for path in lab.workdir.rglob("*")
-                   if path.is_file() and path.name not in ("snf-network.log", "lock"))
+                   # ruleset.counts belongs to our loaded ruleset (host/nft.py), like the tables themselves.
+                   if path.is_file() and path.name not in ("snf-network.log", "lock", "ruleset.counts"))
     out["files"] = "\n".join(files)
     return out

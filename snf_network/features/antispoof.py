@@ -55,8 +55,9 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
 FEATURE = Feature(
     "antispoof",
     answers=lambda cfg: "every routed or bridged NIC",
-    summary=("its own MAC, ARP, IPv4 and IPv6 sources and ND targets only; no RA, DHCP or DHCPv6 server "
-             "messages ([docs/firewall.md](docs/firewall.md))"),
+    summary=("its own MAC, ARP, IPv4 and IPv6 sources, ND and DAD targets only; no RA, DHCP or DHCPv6 server "
+             "messages, whatever their ports; a routed VM reaches no service of the node but ND, ping and "
+             "DHCP ([docs/firewall.md](docs/firewall.md))"),
     applies=applies,
     plan=plan,
 )

@@ -87,7 +87,7 @@ table inet {TABLE} {{
     icmpv6 type {{ nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report,
                   mld-listener-done, mld2-listener-report, echo-request }} accept
     icmp type echo-request accept
-    # DHCP and DHCPv6 to a responder on the node (nfdhcpd's are queued before).
+    # DHCP and DHCPv6 to a responder on the node (nfdhcpd takes its own earlier, in prerouting).
     udp dport {{ 67, 547 }} accept
     drop
   }}
@@ -297,7 +297,8 @@ class NftBackend(Backend):
 
         def check(items: list[Item]) -> list[str]:
             elements = [item for item in items if isinstance(item, NftElement)]
-            return [f"missing {element.describe()}" for element in inspect.missing_elements(host, elements)]
+            return [f"missing nft element {e.family} {e.set} {{ {e.element} }}"
+                    for e in inspect.missing_elements(host, elements)]
 
         return check
 
@@ -306,7 +307,7 @@ BACKEND = NftBackend()
 
 
 def _counts_path(cfg: Config) -> str:
-    return f"{cfg.STATE_DIR}/ruleset.json"
+    return f"{cfg.STATE_DIR}/ruleset.counts"  # not *.json: that is a record
 
 
 def _loaded_counts(host: Host) -> dict[str, dict[str, int]] | None:
