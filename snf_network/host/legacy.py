@@ -33,6 +33,7 @@ import _socket  # the C module: ``socket``'s Python layer would cost more than t
 import struct
 
 from snf_network.errors import SnfNetworkError
+from snf_network.host import netlink
 from snf_network.host.run import run
 
 NETLINK_NETFILTER = 12
@@ -100,7 +101,7 @@ def _scan(interface: str) -> tuple[list[_Rule], list[tuple[str, str]]]:
         family = FAMILIES.get(payload[0])
         if family is None:  # inet, netdev: native nft tables, never the old scripts'
             continue
-        attributes = _attributes(payload, 4)
+        attributes = netlink.attributes(payload, 4)
         if attributes.get(NFTA_RULE_TABLE, b"").rstrip(b"\0") != TABLE.encode():
             continue
         chain = attributes.get(NFTA_RULE_CHAIN, b"").rstrip(b"\0").decode(errors="replace")
@@ -219,14 +220,3 @@ def _answer(sock: _socket.socket) -> list[bytes]:
                 messages.append(data[offset + 16 : offset + length])
             offset += (length + 3) & ~3
     return messages
-
-
-def _attributes(payload: bytes, offset: int) -> dict[int, bytes]:
-    found: dict[int, bytes] = {}
-    while offset + 4 <= len(payload):
-        length, kind = struct.unpack_from("HH", payload, offset)
-        if length < 4:
-            break
-        found[kind & 0x7FFF] = payload[offset + 4 : offset + length]
-        offset += (length + 3) & ~3
-    return found

@@ -65,14 +65,14 @@ def default_route_devices(family: int, table: str) -> tuple[str, ...]:
         # rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags.
         if payload[1] != 0 or payload[7] != 1:  # default (dst_len 0) unicast routes only
             continue
-        attributes = _attributes(payload, 12)
-        rtm_table = struct.unpack_from("I", attributes[RTA_TABLE])[0] if RTA_TABLE in attributes else payload[4]
+        found = attributes(payload, 12)
+        rtm_table = struct.unpack_from("I", found[RTA_TABLE])[0] if RTA_TABLE in found else payload[4]
         if rtm_table != wanted:
             continue
-        if RTA_OIF in attributes:
-            devices.append(_name(struct.unpack_from("I", attributes[RTA_OIF])[0]))
-        if RTA_MULTIPATH in attributes:
-            nexthops = attributes[RTA_MULTIPATH]
+        if RTA_OIF in found:
+            devices.append(_name(struct.unpack_from("I", found[RTA_OIF])[0]))
+        if RTA_MULTIPATH in found:
+            nexthops = found[RTA_MULTIPATH]
             offset = 0
             while offset + 8 <= len(nexthops):
                 length, _flags, _hops, ifindex = struct.unpack_from("HBBi", nexthops, offset)
@@ -102,7 +102,8 @@ def _name(ifindex: int) -> str:
     return str(_socket.if_indextoname(ifindex))
 
 
-def _attributes(payload: bytes, offset: int) -> dict[int, bytes]:
+def attributes(payload: bytes, offset: int) -> dict[int, bytes]:
+    """A netlink message's attributes from ``offset`` on, by type (rtnetlink and nfnetlink alike)."""
     found: dict[int, bytes] = {}
     while offset + 4 <= len(payload):
         length, kind = struct.unpack_from("HH", payload, offset)
