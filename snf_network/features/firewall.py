@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from snf_network import profiles
 from snf_network.config import Config
-from snf_network.features.base import Feature
+from snf_network.features.base import Feature, RulesetInputs
 from snf_network.nic import Nic
 from snf_network.plan import Facts, NftElement, Plan
 
@@ -38,6 +38,42 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
         result.add(NftElement("bridge", "profile_mark", f"{port} : 0x{profiles.mark(chosen):08x}"))
 
 
+def nft(cfg: Config, inputs: RulesetInputs) -> dict[str, str]:
+    marks = ", ".join(f"0x{profiles.mark(name):08x} : jump {profiles.chain(name)}" for name, _ in inputs.profiles)
+    chains = "".join(_profile_chain(name, lines) for name, lines in inputs.profiles)
+    inet = f"""  map profile_port {{ type ifname : verdict; }}
+
+  # Firewall profiles for traffic towards a NIC: routed taps by output
+  # interface, bridged ports by the mark the bridge table set for them.
+  chain profiles {{
+    type filter hook forward priority filter; policy accept;
+    oifname vmap @profile_port
+    meta mark vmap {{ {marks} }}
+  }}
+{chains}"""
+    bridge = """  map profile_mark { type ifname : mark; }
+
+  # Before br_netfilter (priority 0) hands the packet to the inet hooks.
+  chain profile_marks {
+    type filter hook forward priority -100; policy accept;
+    meta mark set oifname map @profile_mark
+  }
+"""
+    return {"inet": inet, "bridge": bridge}
+
+
+def _profile_chain(name: str, lines: tuple[str, ...]) -> str:
+    body = "".join(f"    {line}\n" for line in lines)
+    return f"""
+  chain {profiles.chain(name)} {{
+    ct state established,related accept
+    ct state invalid drop
+    meta l4proto {{ icmp, ipv6-icmp }} accept
+{body}    drop
+  }}
+"""
+
+
 FEATURE = Feature(
     "firewall",
     answers=lambda cfg: "instance tag `synnefo:network:<nic>:<profile>`",
@@ -46,4 +82,5 @@ FEATURE = Feature(
     applies=applies,
     needs=("profiles",),
     plan=plan,
+    nft=nft,
 )

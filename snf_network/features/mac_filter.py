@@ -10,7 +10,7 @@ carry its own MAC (features/antispoof.py).
 from __future__ import annotations
 
 from snf_network.config import Config
-from snf_network.features.base import Feature
+from snf_network.features.base import Feature, RulesetInputs
 from snf_network.nic import Nic
 from snf_network.plan import Facts, NftElement, Plan
 
@@ -43,10 +43,29 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
     result.add(NftElement("bridge", "filtered", port), NftElement("bridge", "prefix_ok", f"{port} . {low}-{high}"))
 
 
+_BRIDGE = """  # private-filtered ports, and the MAC range their frames must come from.
+  set filtered { type ifname; }
+  set prefix_ok { type ifname . ether_addr; flags interval; }
+
+  # Every frame leaving towards a private-filtered port, whether forwarded
+  # or sent by the host, flooded or not, must come from its network's MACs.
+  chain isolation {
+    type filter hook postrouting priority filter; policy accept;
+    oifname @filtered oifname . ether saddr != @prefix_ok drop
+  }
+
+"""
+
+
+def nft(cfg: Config, inputs: RulesetInputs) -> dict[str, str]:
+    return {"bridge": _BRIDGE}
+
+
 FEATURE = Feature(
     "mac_filter",
     answers=lambda cfg: f"network tag `{cfg.MAC_FILTERED_TAG}`",
     summary="on a shared bridge, only frames from the VM's network MAC prefix reach it",
     applies=applies,
     plan=plan,
+    nft=nft,
 )

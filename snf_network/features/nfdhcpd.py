@@ -10,7 +10,7 @@ for IN_CLOSE_WRITE and IN_DELETE only: the host layer writes it in place.
 from __future__ import annotations
 
 from snf_network.config import Config
-from snf_network.features.base import Feature
+from snf_network.features.base import Feature, RulesetInputs
 from snf_network.nic import Nic
 from snf_network.plan import BindingFile, Facts, NftElement, Plan
 
@@ -45,10 +45,40 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
     )
 
 
+def nft(cfg: Config, inputs: RulesetInputs) -> dict[str, str]:
+    """The queues nfdhcpd reads; it finds the client by the tap the packet came in on (physindev or indev)."""
+    queues = bridge_queues = ""
+    if inputs.queues:
+        queues = f"""
+    iifname @dhcp_ports udp dport 67 queue num {cfg.NFDHCPD_DHCP_QUEUE}
+    iifname @dhcp_ports icmpv6 type nd-router-solicit queue num {cfg.NFDHCPD_RS_QUEUE}
+    iifname @dhcp_ports icmpv6 type nd-neighbor-solicit queue num {cfg.NFDHCPD_NS_QUEUE}
+    iifname @dhcp_ports udp dport 547 queue num {cfg.NFDHCPD_DHCPV6_QUEUE}"""
+        bridge_queues = f"""
+    iifname @dhcp_ports udp dport 67 queue num {cfg.NFDHCPD_DHCP_QUEUE}"""
+    return {
+        "inet": f"""  set dhcp_ports {{ type ifname; }}
+
+  chain nfdhcpd {{
+    type filter hook prerouting priority mangle; policy accept;{queues}
+  }}
+
+""",
+        "bridge": f"""  set dhcp_ports {{ type ifname; }}
+
+  chain nfdhcpd {{
+    type filter hook prerouting priority filter; policy accept;{bridge_queues}
+  }}
+
+""",
+    }
+
+
 FEATURE = Feature(
     "nfdhcpd",
     answers=lambda cfg: f"network tag `{cfg.NFDHCPD_TAG}`",
     summary="a binding file for GRNET's nfdhcpd, and nftables rules queueing DHCP, RS, NS and DHCPv6 to it",
     applies=applies,
     plan=plan,
+    nft=nft,
 )

@@ -13,7 +13,7 @@ host route, proxy ARP.
 from __future__ import annotations
 
 from snf_network.config import Config
-from snf_network.features.base import Feature
+from snf_network.features.base import Feature, RulesetInputs
 from snf_network.nic import Nic
 from snf_network.plan import Announce, Facts, Link, NftElement, Plan, ProxyNeighbour, Route, Rule, Sysctl
 
@@ -107,6 +107,23 @@ def _ipv6(nic: Nic, facts: Facts, result: Plan) -> None:
         result.announcements.append(Announce("ndp", str(address), uplink))
 
 
+# The host's ARP requests to a routed VM carry the network's gateway as sender.
+_ARP = """  # The host's ARP requests to a routed VM carry the network's gateway as
+  # sender, as if the gateway asked (the original's arptables mangle).
+  map gateway { type ifname : ipv4_addr; }
+
+  chain output {
+    type filter hook output priority filter; policy accept;
+    arp operation request oifname @gateway arp saddr ip set oifname map @gateway
+  }
+
+"""
+
+
+def nft(cfg: Config, inputs: RulesetInputs) -> dict[str, str]:
+    return {"arp": _ARP}
+
+
 FEATURE = Feature(
     "routed",
     answers=lambda cfg: f"`MODE=routed`; with network tag `{cfg.IP_LESS_ROUTED_TAG}`: GRNET's routed networks",
@@ -117,4 +134,5 @@ FEATURE = Feature(
     applies=applies,
     needs=("uplinks4", "uplinks6"),
     plan=plan,
+    nft=nft,
 )

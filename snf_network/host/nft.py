@@ -1,7 +1,8 @@
 """Our nftables tables: one fixed ruleset, per-port state as set elements.
 
-Every rule lives in the ``snf`` tables of the inet, arp and bridge families and
-dispatches on the interface name through sets and maps, so the cost per packet
+Every rule lives in the ``snf`` tables of the inet, arp and bridge families
+(each feature writes its own part: features/*.py ``nft``; this module puts
+them together) and dispatches on the interface name through sets and maps, so the cost per packet
 does not grow with the number of ports and bringing a NIC up only adds set
 elements. All changes of one run go to ``nft -f -`` as one transaction: they
 all apply, or none does.
@@ -31,190 +32,28 @@ if TYPE_CHECKING:
     from snf_network.plan import Item
 
 TABLE = "snf"
+FAMILIES = ("inet", "arp", "bridge")
 # Firewall profiles as (name, rule lines) pairs: snf_network/profiles.py.
 Profiles = tuple[tuple[str, tuple[str, ...]], ...]
 
 
 def ruleset(cfg: Config, profile_rules: Profiles, with_queues: bool = True) -> str:
-    """The rules, independent of any NIC (their per-port data lives in sets)."""
-    queues = bridge_queues = ""
-    if with_queues:
-        # nfdhcpd answers these itself; it finds the client by the tap the
-        # packet came in on (its physindev or indev).
-        queues = f"""
-    iifname @dhcp_ports udp dport 67 queue num {cfg.NFDHCPD_DHCP_QUEUE}
-    iifname @dhcp_ports icmpv6 type nd-router-solicit queue num {cfg.NFDHCPD_RS_QUEUE}
-    iifname @dhcp_ports icmpv6 type nd-neighbor-solicit queue num {cfg.NFDHCPD_NS_QUEUE}
-    iifname @dhcp_ports udp dport 547 queue num {cfg.NFDHCPD_DHCPV6_QUEUE}"""
-        bridge_queues = f"""
-    iifname @dhcp_ports udp dport 67 queue num {cfg.NFDHCPD_DHCP_QUEUE}"""
-    chains = "".join(_profile_chain(name, lines) for name, lines in profile_rules)
-    marks = ", ".join(f"0x{profiles.mark(name):08x} : jump {profiles.chain(name)}" for name, _ in profile_rules)
-    return f"""\
-table inet {TABLE} {{
-  # Routed taps: who they are, and what each may send as (features/antispoof.py).
-{_PORT_SETS}
-  set dhcp_ports {{ type ifname; }}
-  map profile_port {{ type ifname : verdict; }}
+    """The rules, independent of any NIC (their per-port data lives in sets).
 
-  chain antispoof {{
-    type filter hook prerouting priority raw; policy accept;
-    iifname != @guarded return
-    iifname . ether saddr != @mac_ok drop
-{_SERVER_GUARDS}
-    # A tap is a point-to-point link: only the host hears link-local traffic,
-    # and its neighbour entries on this tap cannot capture another VM's
-    # traffic, so any link-local source (privacy, stable-privacy) may talk to it.
-    ip6 saddr fe80::/64 accept
-{_SOURCES}
-  }}
+    Each feature owns its part (features/*.py ``nft``): its sets, then the
+    chains that consult them. Chains run by hook and priority, so the order
+    of the parts in the text does not change what a packet meets.
+    """
+    from snf_network import features
+    from snf_network.features.base import RulesetInputs
 
-  chain nfdhcpd {{
-    type filter hook prerouting priority mangle; policy accept;{queues}
-  }}
-
-  # A routed VM reaches the node only for what the node must answer, whichever
-  # of the node's addresses it aims at (the tap's link-local address, an
-  # uplink's): no service listening on :: or 0.0.0.0 is offered to tenants.
-  # Bridged ports never match: their packets come in on the bridge.
-  chain input {{
-    type filter hook input priority filter; policy accept;
-    iifname != @guarded return
-    # Replies to the node's own connections, and their ICMP errors.
-    ct state established,related accept
-    # Neighbour discovery and multicast listeners; ping, which operators and
-    # guests expect of their gateway.
-    icmpv6 type {{ nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report,
-                  mld-listener-done, mld2-listener-report, echo-request }} accept
-    icmp type echo-request accept
-    # DHCP and DHCPv6 to a responder on the node (nfdhcpd takes its own earlier, in prerouting).
-    udp dport {{ 67, 547 }} accept
-    drop
-  }}
-
-  # Firewall profiles for traffic towards a NIC: routed taps by output
-  # interface, bridged ports by the mark the bridge table set for them.
-  chain profiles {{
-    type filter hook forward priority filter; policy accept;
-    oifname vmap @profile_port
-    meta mark vmap {{ {marks} }}
-  }}
-{chains}}}
-table arp {TABLE} {{
-  set guarded {{ type ifname; }}
-  set mac_ok {{ type ifname . ether_addr; }}
-  set ip4_ok {{ type ifname . ipv4_addr; }}
-  set any4 {{ type ifname; }}
-  # The host's ARP requests to a routed VM carry the network's gateway as
-  # sender, as if the gateway asked (the original's arptables mangle).
-  map gateway {{ type ifname : ipv4_addr; }}
-
-  chain input {{
-    type filter hook input priority filter; policy accept;
-    iifname != @guarded return
-    iifname . arp saddr ether != @mac_ok drop
-    arp saddr ip 0.0.0.0 accept
-    iifname @any4 accept
-    iifname . arp saddr ip != @ip4_ok drop
-  }}
-
-  chain output {{
-    type filter hook output priority filter; policy accept;
-    arp operation request oifname @gateway arp saddr ip set oifname map @gateway
-  }}
-}}
-table bridge {TABLE} {{
-  # Bridged ports: the same checks, at layer 2.
-{_PORT_SETS}
-  set dhcp_ports {{ type ifname; }}
-  # private-filtered ports, and the MAC range their frames must come from.
-  set filtered {{ type ifname; }}
-  set prefix_ok {{ type ifname . ether_addr; flags interval; }}
-  map profile_mark {{ type ifname : mark; }}
-
-  chain antispoof {{
-    type filter hook prerouting priority -200; policy accept;
-    iifname != @guarded return
-    iifname . ether saddr != @mac_ok drop
-    # IPv4, IPv6, ARP, and the RARP with which QEMU announces a migrated VM:
-    # nothing else, and no VLAN tags, which would hide a frame's real type
-    # from every check below.
-    ether type != {{ ip, ip6, arp, 0x8035 }} drop
-    ether type 0x8035 accept
-    ether type arp iifname . arp saddr ether != @mac_ok drop
-    ether type arp arp saddr ip 0.0.0.0 accept
-    ether type arp iifname @any4 accept
-    ether type arp iifname . arp saddr ip != @ip4_ok drop
-{_SERVER_GUARDS}
-{_SOURCES}
-  }}
-
-  chain nfdhcpd {{
-    type filter hook prerouting priority filter; policy accept;{bridge_queues}
-  }}
-
-  # Every frame leaving towards a private-filtered port, whether forwarded
-  # or sent by the host, flooded or not, must come from its network's MACs.
-  chain isolation {{
-    type filter hook postrouting priority filter; policy accept;
-    oifname @filtered oifname . ether saddr != @prefix_ok drop
-  }}
-
-  # Before br_netfilter (priority 0) hands the packet to the inet hooks.
-  chain profile_marks {{
-    type filter hook forward priority -100; policy accept;
-    meta mark set oifname map @profile_mark
-  }}
-}}
-"""
-
-
-_PORT_SETS = """\
-  set guarded { type ifname; }
-  set mac_ok { type ifname . ether_addr; }
-  set ip4_ok { type ifname . ipv4_addr; }
-  set ip6_ok { type ifname . ipv6_addr; }
-  set any4 { type ifname; }
-  set any6 { type ifname; }
-  set nd_ok { typeof iifname . @th,64,128; }"""
-
-# What a VM may send at layer 3, for the inet (routed) and bridge (bridged)
-# antispoof chains alike; features/antispoof.py fills the sets.
-_SERVER_GUARDS = """\
-    # No DHCP or DHCPv6 server and no router advertisements from a VM. Clients
-    # listen on 68 and 546 and ISC dhclient takes an answer from any source
-    # port, so whatever a VM sends there is a server's answer or a forgery.
-    udp dport { 68, 546 } drop
-    # Nor server messages to a server's or relay agent's port, which a relay
-    # would pass on to a client: to 67 only BOOTREQUESTs (the op field), to
-    # 547 only what clients send (Solicit, Request, Confirm, Renew, Rebind,
-    # Release, Decline, Information-request; not Relay-forward, with which a
-    # VM would ask for addresses of other links).
-    udp dport 67 @th,64,8 != 1 drop
-    udp dport 547 @th,64,8 != { 1, 3, 4, 5, 6, 8, 9, 11 } drop
-    icmpv6 type nd-router-advert drop"""
-_SOURCES = """\
-    ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept
-    meta protocol ip iifname != @any4 iifname . ip saddr != @ip4_ok drop
-    icmpv6 type nd-neighbor-advert iifname != @any6 iifname . @th,64,128 != @nd_ok drop
-    # Duplicate address detection (a solicitation from ::) only for the VM's
-    # own addresses: a probe for another's fails that address (dadfailed)
-    # while it is tentative. The target is where an advertisement's is.
-    ip6 saddr :: icmpv6 type nd-neighbor-solicit iifname != @any6 iifname . @th,64,128 != @nd_ok drop
-    ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report } accept
-    meta protocol ip6 iifname != @any6 iifname . ip6 saddr != @ip6_ok drop"""
-
-
-def _profile_chain(name: str, lines: tuple[str, ...]) -> str:
-    body = "".join(f"    {line}\n" for line in lines)
-    return f"""
-  chain {profiles.chain(name)} {{
-    ct state established,related accept
-    ct state invalid drop
-    meta l4proto {{ icmp, ipv6-icmp }} accept
-{body}    drop
-  }}
-"""
+    inputs = RulesetInputs(profile_rules, with_queues)
+    parts: dict[str, list[str]] = {family: [] for family in FAMILIES}
+    for feature in features.FEATURES:
+        if feature.nft is not None:
+            for family, text in feature.nft(cfg, inputs).items():
+                parts[family].append(f"  # {feature.name}\n{text}")
+    return "".join(f"table {family} {TABLE} {{\n{''.join(texts).rstrip()}\n}}\n" for family, texts in parts.items())
 
 
 def marker(cfg: Config, profile_rules: Profiles) -> str:
