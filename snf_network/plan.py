@@ -65,16 +65,23 @@ class Sysctl(Item):
 
 
 class Rule(Item):
-    """A policy rule ``iif <iif> lookup <table>``."""
+    """A policy rule ``iif <iif> lookup <table>``, or ``iif <iif> pref <priority> unreachable``."""
 
     kind = "rule"
-    __slots__ = ("family", "iif", "table")
+    __slots__ = ("family", "iif", "table", "action", "priority")
 
-    def __init__(self, family: int, iif: str, table: str) -> None:
+    def __init__(self, family: int, iif: str, table: str, action: str = "lookup", priority: int = 0) -> None:
         self.family, self.iif, self.table = family, iif, table
+        self.action = action  # "lookup" (in ``table``) or "unreachable"
+        self.priority = priority  # 0: the kernel picks one, before the rules there already are
+
+    def spec(self) -> str:
+        """The rule as ``ip rule`` takes it."""
+        pref = f" pref {self.priority}" if self.priority else ""
+        return f"iif {self.iif}{pref} " + (f"lookup {self.table}" if self.action == "lookup" else self.action)
 
     def describe(self) -> str:
-        return f"rule -{self.family} iif {self.iif} lookup {self.table}"
+        return f"rule -{self.family} {self.spec()}"
 
 
 class Route(Item):

@@ -49,6 +49,17 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
     _ipv6(nic, facts, result)
 
 
+# Below every rule we add without a priority (the kernel numbers those down
+# from the lowest one there is) and above the main table's (32766): when
+# table LINK has no route for a packet, the lookup falls through to the next
+# rule, and the VM's traffic must not go on to be routed by the main table.
+FALLBACK_PRIORITY = 32765
+
+
+def _fallback(family: int, tap: str) -> Rule:
+    return Rule(family, tap, "", action="unreachable", priority=FALLBACK_PRIORITY)
+
+
 def _plain(nic: Nic, result: Plan) -> None:
     tap = nic.interface
     result.add(Link(tap))
@@ -58,6 +69,8 @@ def _plain(nic: Nic, result: Plan) -> None:
     table = nic.link or "main"
     if nic.link:
         result.add(Rule(4, tap, table))
+    if table != "main":  # Ganeti's classic set-up routes in the main table: nothing to fall through to
+        result.add(_fallback(4, tap))
     result.add(Route(4, f"{nic.ip}/32", tap, table), Sysctl(f"net/ipv4/conf/{tap}/proxy_arp", "1"))
 
 
@@ -73,6 +86,7 @@ def _ipv4(nic: Nic, facts: Facts, result: Plan) -> None:
         return
     result.add(
         Rule(4, tap, nic.link),
+        _fallback(4, tap),
         Route(4, f"{nic.ip}/32", tap, nic.link),
         NftElement("arp", "gateway", f'"{tap}" : {gateway}'),
     )
@@ -97,6 +111,7 @@ def _ipv6(nic: Nic, facts: Facts, result: Plan) -> None:
     result.derived["EUI64"] = str(address)
     result.add(
         Rule(6, tap, nic.link),
+        _fallback(6, tap),
         Route(6, f"{address}/128", tap, nic.link),
     )
     if not facts.uplinks6:

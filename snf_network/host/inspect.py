@@ -19,13 +19,15 @@ class IpState:
 
     def __init__(self, host: Host) -> None:
         self.host = host
-        self.rules: set[tuple[int, str, int]] = set()
+        self.rules: set[tuple[int, str, int | str]] = set()
         self.routes: set[tuple[int, str, str, int]] = set()
         self.proxies: set[tuple[str, str]] = set()
         for family in (4, 6):
             for rule in _json(host, ["ip", "-j", f"-{family}", "rule", "show"]):
                 if "iif" in rule and "table" in rule:
                     self.rules.add((family, rule["iif"], _table(str(rule["table"]))))
+                elif "iif" in rule and rule.get("action") == "unreachable":
+                    self.rules.add((family, rule["iif"], f"unreachable {rule.get('priority', '')}"))
             for route in _json(host, ["ip", "-j", f"-{family}", "route", "show", "table", "all"]):
                 table = _table(str(route.get("table", "main")))
                 self.routes.add((family, _prefix(route["dst"], family), route.get("dev", ""), table))
@@ -38,7 +40,8 @@ class IpState:
             if isinstance(item, Link):
                 problems += _link(self.host, item)
             elif isinstance(item, Rule):
-                if (item.family, item.iif, _table(item.table)) not in self.rules:
+                target = _table(item.table) if item.action == "lookup" else f"{item.action} {item.priority}"
+                if (item.family, item.iif, target) not in self.rules:
                     problems.append(f"missing {item.describe()}")
             elif isinstance(item, Route):
                 key = (item.family, _prefix(item.destination, item.family), item.dev, _table(item.table))

@@ -48,7 +48,7 @@ def add_lines(item: Item) -> list[Line]:
     if isinstance(item, Rule):
         # The kernel refuses an identical second rule; delete first so a
         # re-run converges instead of failing.
-        spec = f"iif {item.iif} lookup {item.table}"
+        spec = item.spec()
         return [Line(item.family, f"rule del {spec}", False), Line(item.family, f"rule add {spec}", True)]
     if isinstance(item, Route):
         return [Line(item.family, f"route replace {item.destination} dev {item.dev} table {item.table} "
@@ -66,7 +66,7 @@ def remove_lines(item: Item) -> list[Line]:
         lines = [Line(4, f"link set dev {item.dev} nomaster", False)] if item.master else []
         return [*lines, Line(4, f"link set dev {item.dev} down", False)]
     if isinstance(item, Rule):
-        return [Line(item.family, f"rule del iif {item.iif} lookup {item.table}", False)]
+        return [Line(item.family, f"rule del {item.spec()}", False)]
     if isinstance(item, Route):
         return [Line(item.family, f"route del {item.destination} dev {item.dev} table {item.table}", False)]
     if isinstance(item, ProxyNeighbour):

@@ -322,3 +322,33 @@ def test_routed_guests_may_use_any_link_local_address(lab: Lab) -> None:
     lab.ns(vm.name, "ip", "-6", "addr", "add", "fe80::1234:5678/64", "dev", "eth0", "nodad")
     lab.ns(vm.name, "ip", "-6", "addr", "del", "fe80::a800:ff:fe12:3456/64", "dev", "eth0")
     assert lab.ping(vm.name, "fe80::ce47:52ff:fe4e:4554%eth0")
+
+
+def test_a_table_without_a_default_route_does_not_leak_into_the_main_table(lab: Lab) -> None:
+    """Without its default route, table LINK's lookup falls through: the VM must get 'unreachable', not main."""
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    lab.configure_vm(vm, IP, EUI64)
+    lab.ns(lab.node, "ip", "route", "del", "default", "table", TABLE)
+    lab.ns(lab.node, "ip", "-6", "route", "del", "default", "table", TABLE)
+    # The node's main table reaches the upstream router directly (its eth0
+    # subnet); with a route to the VM's gateway there too, proxy ARP answers.
+    lab.ns(lab.node, "ip", "route", "add", f"{GATEWAY}/32", "dev", "eth0")
+    lab.ns(lab.node, "ip", "link", "set", vm.tap, "up")
+    lab.ns(lab.node, "sysctl", "-qw", f"net.ipv4.conf.{vm.tap}.proxy_arp=1")
+    lab.ns(lab.node, "ip", "route", "add", f"{IP}/32", "dev", vm.tap, "table", "main")
+    lab.ns(lab.node, "ip", "route", "add", f"{IP}/32", "dev", vm.tap, "table", TABLE)  # replies come in on eth0
+    lab.ns(lab.upstream, "ip", "route", "replace", f"{IP}/32", "via", "198.51.100.2")
+    assert lab.ping(vm.name, "198.51.100.1", count=1)  # the leak this test is about, before we manage the tap
+    lab.ns(lab.node, "ip", "route", "del", f"{IP}/32", "dev", vm.tap, "table", "main")
+    lab.ns(lab.node, "ip", "route", "del", f"{IP}/32", "dev", vm.tap, "table", TABLE)
+
+    lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip=IP))
+    lab.ns(lab.node, "ip", "route", "add", f"{IP}/32", "dev", vm.tap, "table", "main")  # replies could come back
+    assert not lab.ping(vm.name, "198.51.100.1", count=1)
+    rules = lab.ns(lab.node, "ip", "rule", "show").stdout
+    assert f"iif {vm.tap} unreachable" in rules
+    lab.ns(lab.node, "ip", "route", "del", f"{IP}/32", "dev", vm.tap, "table", "main")
+    lab.program("kvm-vif-bridge", {**lab.ganeti_env(vm, ip=IP), "ACTION": "down"})
+    nothing_left(lab, vm.tap)
+    assert f"iif {vm.tap}" not in lab.ns(lab.node, "ip", "rule", "show").stdout
