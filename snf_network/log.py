@@ -55,6 +55,18 @@ def error(message: str) -> None:
     _emit(ERROR, message)
 
 
+# Longest line we write: a value from outside cut short is still shown, never a flood.
+MAX_LINE = 1000
+
+
+def clean(text: str) -> str:
+    """``text`` as one line: control characters escaped (no newline can forge a log line), cut to MAX_LINE."""
+    if text.isprintable() and len(text) <= MAX_LINE:
+        return text
+    escaped = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+    return escaped if len(escaped) <= MAX_LINE else escaped[: MAX_LINE - 3] + "..."
+
+
 def _prefix() -> str:
     fields = " ".join(f"{key}={value}" for key, value in _context.items())
     return f"{fields}: " if fields else ""
@@ -62,7 +74,9 @@ def _prefix() -> str:
 
 def _emit(level: int, message: str) -> None:
     program = str(_state["program"])
-    line = f"{_prefix()}{message}"
+    # Every line we write passes here: whatever a value from Ganeti, a VM or
+    # a file held, it stays one line of bounded length.
+    line = clean(f"{_prefix()}{message}")
     if level >= int(str(_state["stderr_level"])):
         print(f"{program}: {_NAMES[level]}: {line}", file=sys.stderr)
     logfile = str(_state["logfile"])

@@ -203,9 +203,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except click.exceptions.Abort:
         return 1
     except SnfNetworkError as exc:
-        click.echo(f"snf-network: error: {exc}", err=True)
+        click.echo(f"snf-network: error: {log.clean(str(exc))}", err=True)
         return exc.exit_status
     except OSError as exc:
-        click.echo(f"snf-network: error: {exc}", err=True)
+        click.echo(f"snf-network: error: {log.clean(str(exc))}", err=True)
         return 1
     return status if isinstance(status, int) else 0

@@ -67,7 +67,7 @@ def _run(name: str, argv: list[str], env: Mapping[str, str], work: Callable[[Run
     try:
         cfg = config.load(dict(env))
     except SnfNetworkError as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr)
+        print(f"{name}: error: {log.clean(str(exc))}", file=sys.stderr)
         return 0 if post_hook else exc.exit_status
     log.setup(name, cfg.LOGFILE, cfg.SYSLOG, cfg.DEBUG, stderr_level=log.WARNING if post_hook else log.ERROR)
     for key in cfg.unknown_keys:
