@@ -163,15 +163,19 @@ def down_command(obj: Context, interface: str) -> None:
 @click.pass_obj
 def reapply_command(obj: Context) -> None:
     """Re-apply every record (after nft flush ruleset, an nftables restart, a reboot); drop records of taps gone."""
-    applied, dropped = engine.reapply(obj.host, obj.cfg)
+    applied, dropped, failed = engine.reapply(obj.host, obj.cfg)
     for interface in dropped:
         click.echo(f"{interface}: gone, its record removed")
-    click.echo(f"{len(applied)} interfaces re-applied, {len(dropped)} records dropped")
+    for interface in failed:
+        click.echo(f"{interface}: NOT re-applied (see the log)")
+    click.echo(f"{len(applied)} interfaces re-applied, {len(dropped)} records dropped, {len(failed)} failed")
     from snf_network.host import nft
 
     missing = nft.ruleset_differences(obj.host, obj.cfg)
     if missing:
         raise SnfNetworkError(f"the ruleset still differs after reapply: {missing[0]}")
+    if failed:
+        raise SnfNetworkError(f"{len(failed)} interfaces could not be re-applied: {', '.join(failed)}")
 
 
 @cli.command("features")

@@ -49,10 +49,11 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
     _ipv6(nic, facts, result)
 
 
-# Below every rule we add without a priority (the kernel numbers those down
-# from the lowest one there is) and above the main table's (32766): when
-# table LINK has no route for a packet, the lookup falls through to the next
-# rule, and the VM's traffic must not go on to be routed by the main table.
+# For ip-less-routed NICs, whose point is a table of their own: below every
+# rule we add without a priority (the kernel numbers those down from the
+# lowest one there is) and above the main table's (32766). When table LINK
+# has no route for a packet, the lookup falls through to the next rule, and
+# the VM's traffic must not go on to be routed by the main table.
 FALLBACK_PRIORITY = 32765
 
 
@@ -68,9 +69,10 @@ def _plain(nic: Nic, result: Plan) -> None:
         return
     table = nic.link or "main"
     if nic.link:
+        # No unreachable fallback here: Ganeti's own script adds none, and
+        # classic set-ups keep only host routes in table LINK and let the
+        # VMs' traffic go on to the main table.
         result.add(Rule(4, tap, table))
-    if table != "main":  # Ganeti's classic set-up routes in the main table: nothing to fall through to
-        result.add(_fallback(4, tap))
     result.add(Route(4, f"{nic.ip}/32", tap, table), Sysctl(f"net/ipv4/conf/{tap}/proxy_arp", "1"))
 
 

@@ -61,14 +61,25 @@ def marker(cfg: Config, profile_rules: Profiles) -> str:
     return f"ruleset_{binascii.crc32(ruleset(cfg, profile_rules).encode()):08x}"
 
 
-def element_commands(add: list[NftElement], remove: list[NftElement]) -> list[str]:
+def element_commands(add: list[NftElement], remove: list[NftElement],
+                     map_keys: dict[tuple[str, str], set[str]] | None = None) -> list[str]:
     """Idempotent commands: adding twice is fine, removing a missing element too.
 
     ``delete element`` of a missing element aborts the whole transaction, so
-    each removal first adds the element (nft 1.0.6 has no ``destroy``).
+    each removal first adds the element (nft 1.0.6 has no ``destroy``). That
+    cannot work for a map whose key now holds another value (the kernel
+    refuses the add: "File exists"), which an interrupted change of a NIC's
+    profile or gateway leaves behind; given ``map_keys`` (the keys each map
+    holds, read from the kernel), map elements are deleted by key, and only
+    when present.
     """
     commands = []
     for element in remove:
+        key, is_map, _ = element.element.partition(" : ")
+        if is_map and map_keys is not None:
+            if key.strip('"') in map_keys.get((element.family, element.set), set()):
+                commands.append(f"delete element {element.family} {TABLE} {element.set} {{ {key} }}")
+            continue
         target = f"{element.family} {TABLE} {element.set} {{ {element.element} }}"
         commands += [f"add element {target}", f"delete element {target}"]
     for element in add:
@@ -84,7 +95,29 @@ def apply(host: Host, cfg: Config, add: list[NftElement], remove: list[NftElemen
     result = host.run(["nft", "-f", "-"], "\n".join(fast) + "\n", check=False)
     if result.returncode == 0:
         return
+    maps = {(element.family, element.set) for element in remove if " : " in element.element}
+    if maps:
+        # The slow path: what the maps really hold (see element_commands).
+        changes = element_commands(add, remove, _map_keys(host, maps))
+        fast = [fast[0], *changes]
+        if host.run(["nft", "-f", "-"], "\n".join(fast) + "\n", check=False).returncode == 0:
+            return
     load_ruleset(host, cfg, profile_rules, changes)
+
+
+def _map_keys(host: Host, maps: set[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
+    import json  # the slow path only
+
+    keys: dict[tuple[str, str], set[str]] = {}
+    for family, name in maps:
+        result = host.run(["nft", "-j", "list", "map", family, TABLE, name], check=False)
+        found = keys.setdefault((family, name), set())
+        for entry in json.loads(result.stdout or "{}").get("nftables", []):
+            for element in entry.get("map", {}).get("elem", []):
+                key = element[0] if isinstance(element, list) else element
+                if isinstance(key, str):
+                    found.add(key)
+    return keys
 
 
 def load_ruleset(host: Host, cfg: Config, profile_rules: Profiles, changes: list[str] | None = None) -> None:
@@ -103,12 +136,14 @@ def load_ruleset(host: Host, cfg: Config, profile_rules: Profiles, changes: list
     # Kernels without nft_queue (CONFIG_NFT_QUEUE unset) refuse the queue
     # rules; everything else still works, nfdhcpd just gets no packets.
     without = "\n".join([*head, ruleset(cfg, profile_rules, with_queues=False), *tail]) + "\n"
-    if host.run(["nft", "-f", "-"], without, check=False).returncode == 0:
+    second = host.run(["nft", "-f", "-"], without, check=False)
+    if second.returncode == 0:
         _remember_counts(host, cfg, mark)
         log.warning("this kernel cannot queue packets from nftables (nft_queue): "
                     "nfdhcpd will receive no DHCP, RS, NS or DHCPv6 packets")
         return
-    raise CommandError(["nft", "-f", "-"], result.returncode, result.stderr)
+    # What failed without the queue rules is the cause, not the queue rules.
+    raise CommandError(["nft", "-f", "-"], second.returncode, second.stderr)
 
 
 def _marker_chains(host: Host) -> list[str]:
