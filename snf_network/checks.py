@@ -9,17 +9,20 @@ no; the others return the value (normalised) or raise InputError with one line
 ``VARIABLE: what is wrong: value``, the value cut to SHOWN characters and
 shown with repr(), so a newline in it can never forge a second log line.
 
-Two levels for a NIC: what cannot be parsed (the readers of ``Fields``, the
+Three levels for a NIC: what cannot be parsed (the readers of ``Fields``, the
 name validators) is refused while it is read; what parses but makes no sense
 for a NIC that is being set up (an IP that is the gateway, routing into the
 kernel's local table) is refused by ``check_values``/``check_nic``, which
-the NIC's ifup path runs before the host is touched. Reading back our own
-records skips the second level: what was applied must stay removable.
+the NIC's ifup path runs before the host is touched; what only the node can
+tell (an IP that is the node's own address or gateway, an INTERFACE that is
+its uplink or a bridge) is refused by ``check_against_node``, on the facts
+the engine read, before anything changes. Reading back our own records skips
+the last two: what was applied must stay removable.
 """
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
 from snf_network.errors import InputError
 
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 
     from snf_network.config import Config
     from snf_network.nic import Network, Nic
+    from snf_network.plan import Facts
 
 LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 DIGITS = frozenset("0123456789")
@@ -142,6 +146,13 @@ def is_vlan(text: str) -> bool:
         return False  # "N:M" is not a form Ganeti writes
     numbers = ([first] if first or not others else []) + others
     return bool(numbers) and all(0 < len(n) <= 4 and set(n) <= DIGITS for n in numbers)
+
+
+def is_xen_vif(text: str) -> bool:
+    """A Xen netback vif's name: ``vif<domid>.<devid>`` (Xen's vif-common.sh; ``-emu`` taps are taps)."""
+    domid, dot, devid = text[3:].partition(".")
+    return (text.startswith("vif") and dot == "." and domid.isdigit() and devid.isdigit()
+            and domid.isascii() and devid.isascii())
 
 
 def is_profile_name(text: str) -> bool:
@@ -266,6 +277,70 @@ def check_nic(nic: Nic, cfg: Config, prefix: str = "") -> None:
     if nic.mode == "routed" and nic.link in _MAIN_TABLES and nic.has_tag(cfg.IP_LESS_ROUTED_TAG):
         raise refused(prefix + "LINK", f"a network tagged {cfg.IP_LESS_ROUTED_TAG} needs a routing table of its own, "
                       "not the node's main or default table", nic.link)
+
+
+# What a NIC's INTERFACE may be (Host.interface_kind): a tap (KVM, and Xen's
+# -emu taps of HVM domains), a Xen netback vif (checked by name, as netback
+# has no link kind), or a veth (containers; our kernel tests' taps).
+_NIC_KINDS = ("tap", "veth")
+_KIND_NAMES = {
+    "loopback": "the loopback interface",
+    "bridge": "a bridge",
+    "bond": "a bond",
+    "team": "a team (bond)",
+    "tun": "a layer-3 tun device",
+    "device": "a device of its own driver (hardware)",
+}
+
+
+def check_against_node(nic: Nic, facts: Facts, prefix: str = "") -> None:
+    """Refuse a NIC that would take what is the node's own: its addresses, its gateways, its uplinks.
+
+    Run on what the engine read (plan.Facts, host/probe.py) before the host
+    is touched. Without it a plain routed NIC whose IP is the node's gateway
+    gets ``ip route replace <gateway>/32 dev <tap> table main`` and cuts the
+    node off, an ip-less-routed one sends gratuitous ARP for it on the
+    uplink, and ``INTERFACE=eth0`` gets the tap's MAC or a bridge master.
+    A next hop reached through INTERFACE itself is allowed: that is a subnet
+    routed to the VM (``via <IP> dev <tap>``), and its ifup runs again on
+    every hotplug and soft reboot.
+    """
+    if nic.is_communication:
+        return
+    interface = nic.interface
+    for device, table in facts.node_uplinks:
+        if device == interface:
+            raise refused(prefix + "INTERFACE", f"an uplink of this node (a default route of table {table} "
+                          "goes through it)", interface)
+    kind = facts.interface_kind  # '': it does not exist (ifup says so; plan notes it)
+    if kind and kind not in _NIC_KINDS and not (kind == "device" and is_xen_vif(interface)):
+        what = _KIND_NAMES.get(kind, f"a {kind} device")
+        raise refused(prefix + "INTERFACE", f"{what}, not a VM's tap, Xen vif or veth", interface)
+    if nic.ip is not None:
+        problem = _node_use(nic.ip, interface, facts)
+        if problem:
+            raise refused(prefix + "IP", problem, nic.ip)
+    if nic.eui64 is not None:
+        problem = _node_use(nic.eui64, interface, facts)
+        if problem:
+            raise refused(prefix + "MAC", f"its EUI-64 address in {prefix}NETWORK_SUBNET6, {nic.eui64}, is "
+                          f"{problem}", nic.mac)
+
+
+_LOCAL_NAMES = {"local": "an address of this node", "broadcast": "a broadcast address of this node's networks",
+                "anycast": "an anycast address of this node"}
+
+
+def _node_use(address: IPv4Address | IPv6Address, interface: str, facts: Facts) -> str:
+    """What of the node's ``address`` is ('' when nothing): one of its own addresses, or a next hop of its routes."""
+    for own, kind, device in facts.local_routes:
+        if ip_address(own) == address:
+            return _LOCAL_NAMES.get(kind, f"an address of this node ({kind})") + (f" (on {device})" if device else "")
+    for hop, device, table in facts.next_hops:
+        if device != interface and ip_address(hop) == address:
+            through = f" through {device}" if device else ""
+            return f"a next hop of this node's routes (a gateway of table {table}{through})"
+    return ""
 
 
 def _check_ip(ip: IPv4Address, network: Network, prefix: str) -> None:

@@ -14,7 +14,7 @@ engine knows about kinds only what plan.Item says (``shared``).
 
 from __future__ import annotations
 
-from snf_network import features, log, record
+from snf_network import checks, features, log, record
 from snf_network.config import Config
 from snf_network.errors import InputError, SnfNetworkError
 from snf_network.host import Host, probe
@@ -27,6 +27,7 @@ def plan(host: Host, nic: Nic, cfg: Config) -> Plan:
     """What ``nic`` would get on this host (reads the host, changes nothing)."""
     selected = features.chosen(nic, cfg)
     facts = probe.facts(host, nic, cfg, features.needs(selected))
+    checks.check_against_node(nic, facts)
     result = features.plan(nic, cfg, facts, selected)
     if not facts.interface_exists:
         result.notes.append(f"interface {nic.interface} does not exist on this host")
@@ -36,6 +37,7 @@ def plan(host: Host, nic: Nic, cfg: Config) -> Plan:
 def ifup(host: Host, nic: Nic, cfg: Config) -> Plan:
     selected = features.chosen(nic, cfg)
     facts = probe.facts(host, nic, cfg, features.needs(selected))
+    checks.check_against_node(nic, facts)
     if not facts.interface_exists:
         raise InputError(f"INTERFACE: {nic.interface} does not exist on this host")
     wanted = features.plan(nic, cfg, facts, selected)

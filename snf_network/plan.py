@@ -157,17 +157,25 @@ class Announce(Value):
 class Facts(Value):
     """What the engine read from the host before planning (features stay pure)."""
 
-    __slots__ = ("interface_exists", "interface_mac", "uplinks4", "uplinks6", "bridge_mtu", "profiles")
+    __slots__ = ("interface_exists", "interface_mac", "uplinks4", "uplinks6", "bridge_mtu", "profiles",
+                 "interface_kind", "local_routes", "next_hops", "node_uplinks")
 
     def __init__(self, interface_exists: bool = True, interface_mac: str = "", uplinks4: tuple[str, ...] = (),
                  uplinks6: tuple[str, ...] = (), bridge_mtu: int = 0,
-                 profiles: tuple[str, ...] = ("protected", "limited", "unprotected")) -> None:
+                 profiles: tuple[str, ...] = ("protected", "limited", "unprotected"), interface_kind: str = "tap",
+                 local_routes: tuple[tuple[str, str, str], ...] = (), next_hops: tuple[tuple[str, str, str], ...] = (),
+                 node_uplinks: tuple[tuple[str, str], ...] = ()) -> None:
         self.interface_exists = interface_exists
         self.interface_mac = interface_mac
         self.uplinks4 = uplinks4  # devices of the default routes in table LINK
         self.uplinks6 = uplinks6
         self.bridge_mtu = bridge_mtu  # 0: LINK is not a bridge on this host
         self.profiles = profiles  # firewall profiles defined on this host
+        # What every NIC is checked against (checks.check_against_node), read for every NIC:
+        self.interface_kind = interface_kind  # Host.interface_kind of INTERFACE; '' when it does not exist
+        self.local_routes = local_routes  # (address, type, device): the NIC's addresses that are the node's own
+        self.next_hops = next_hops  # (gateway, device, table) of table LINK's routes (routed NICs) and main's
+        self.node_uplinks = node_uplinks  # (device, table) of the default routes of LINK and of main (IPv4)
 
 
 class Plan:

@@ -93,11 +93,49 @@ class Host:
     def is_bridge(self, dev: str) -> bool:
         return os.path.isdir(f"{self.root}/sys/class/net/{dev}/bridge")
 
+    def interface_kind(self, dev: str) -> str:
+        """What ``dev`` is: 'tap', 'tun', another kind ``ip -d link`` names, 'loopback', 'device' or ''.
+
+        'tun' is a layer-3 tun; the kinds are veth, bridge, bond, vlan, dummy
+        and so on; 'device' is a driver's own (hardware, Xen's netback vifs);
+        '' says the device is gone. A tap is told by sysfs alone (one file
+        read, the common case); other devices cost one netlink request, as
+        sysfs bears no mark of a veth (no DEVTYPE, no driver link).
+        """
+        flags = files.read(f"{self.root}/sys/class/net/{dev}/tun_flags")
+        if flags is not None:
+            return "tap" if int(flags.strip() or "0", 16) & 0x0002 else "tun"  # IFF_TAP
+        from snf_network.host import netlink
+
+        try:
+            return netlink.link_kind(dev) or "device"
+        except OSError:
+            return ""
+
     # Netlink (host/netlink.py says why these are not ``ip`` commands).
     def default_route_devices(self, family: int, table: str) -> tuple[str, ...]:
         from snf_network.host import netlink
 
         return netlink.default_route_devices(family, table)
+
+    def table_routes(self, family: int, table: str,
+                     device: str = "") -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+        """One dump of ``table``: its default routes' devices, and its routes' (next hop, device) pairs.
+
+        With ``device``, of its routes through that device only.
+        """
+        from snf_network.host import netlink
+
+        return netlink.table_routes(family, table, device)
+
+    def route_match(self, address: str) -> tuple[str, int, str, bool]:
+        """The node's route for ``address``: (type, table number, device, through a gateway); type '' for none.
+
+        Type local, broadcast or anycast: the address is the node's own (host/netlink.py).
+        """
+        from snf_network.host import netlink
+
+        return netlink.route_match(address)
 
     def proxy_neighbour(self, add: bool, address: str, dev: str) -> None:
         from snf_network.host import netlink

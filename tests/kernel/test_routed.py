@@ -212,6 +212,11 @@ def test_communication_taps_are_left_alone(lab: Lab) -> None:
         ({"LINK": "no_such_table"}, "LINK: routing table 'no_such_table' is unknown"),
         ({"INTERFACE": "tap0;reboot"}, "INTERFACE: not a valid interface name"),
         ({"INTERFACE": "tap7"}, "INTERFACE: tap7 does not exist"),
+        # The node's own (checks.check_against_node; more in test_node_values.py).
+        ({"INTERFACE": "eth0"}, "INTERFACE: an uplink of this node (a default route of table 100 goes through it)"),
+        ({"INTERFACE": "lo"}, "INTERFACE: the loopback interface is no NIC's"),  # refused by its name alone
+        ({"IP": "198.51.100.2", "NETWORK_SUBNET": None, "NETWORK_GATEWAY": None},
+         "IP: an address of this node (on eth0): '198.51.100.2'"),
         ({"MODE": None}, "MODE: not set"),
         ({"INTERFACE": None}, "INTERFACE: not set"),
         ({"MODE": "openvswitch"}, "openvswitch NICs are not supported"),

@@ -21,15 +21,20 @@ class RecordingHost(Host):
         self.sysctls: dict[str, str] = {}
         self.links: dict[str, dict[str, str]] = {}
         self.bridges: set[str] = set()
-        self.routes: dict[tuple[int, str], tuple[str, ...]] = {}
+        self.routes: dict[tuple[int, str], tuple[str, ...]] = {}  # (family, table): default routes' devices
+        self.next_hops: dict[tuple[int, str], tuple[tuple[str, str], ...]] = {}  # (family, table): (gateway, dev)
+        self.local: dict[str, tuple[str, str]] = {}  # the node's own addresses: address -> (type, device)
+        self.on_link: dict[str, str] = {}  # addresses on one of main's links: address -> device
         self.proxies: set[tuple[str, str]] = set()
         self.announced: list[tuple[str, str, str]] = []
         self.fail_when: Callable[[list[str], str], bool] = lambda argv, stdin: False
         self.fail_proxy = False
         self.fail_write: Callable[[str], bool] = lambda path: False
 
-    def add_link(self, dev: str, address: str = "52:54:00:00:00:01", mtu: int = 1500, bridge: bool = False) -> None:
-        self.links[dev] = {"address": address, "mtu": str(mtu), "flags": "0x1002"}
+    def add_link(self, dev: str, address: str = "52:54:00:00:00:01", mtu: int = 1500, bridge: bool = False,
+                 kind: str = "tap") -> None:
+        self.links[dev] = {"address": address, "mtu": str(mtu), "flags": "0x1002",
+                           "kind": "bridge" if bridge else kind}
         # The kernel's defaults for a new device.
         self.sysctls.setdefault(f"net/ipv4/conf/{dev}/proxy_arp", "0")
         self.sysctls.setdefault(f"net/ipv4/neigh/{dev}/proxy_delay", "80")
@@ -75,8 +80,27 @@ class RecordingHost(Host):
     def is_bridge(self, dev: str) -> bool:
         return dev in self.bridges
 
+    def interface_kind(self, dev: str) -> str:
+        return self.links[dev]["kind"] if dev in self.links else ""
+
     def default_route_devices(self, family: int, table: str) -> tuple[str, ...]:
         return self.routes.get((family, table), ())
+
+    def table_routes(self, family: int, table: str,
+                     device: str = "") -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+        devices = self.routes.get((family, table), ())
+        hops = self.next_hops.get((family, table), ())
+        if device:
+            devices, hops = tuple(d for d in devices if d == device), tuple(h for h in hops if h[1] == device)
+        return devices, hops
+
+    def route_match(self, address: str) -> tuple[str, int, str, bool]:
+        if address in self.local:
+            kind, device = self.local[address]
+            return kind, 255, device, False
+        if address in self.on_link:
+            return "unicast", 254, self.on_link[address], False
+        return "unicast", 254, "eth0", True  # through main's default route
 
     def proxy_neighbour(self, add: bool, address: str, dev: str) -> None:
         if self.fail_proxy and add:

@@ -6,7 +6,7 @@ import pytest
 
 from snf_network import checks, config, nic
 from snf_network.errors import InputError
-from snf_network.plan import Link, Sysctl
+from snf_network.plan import Facts, Link, Sysctl
 
 GOOD = {
     "INSTANCE": "vm1.example.org",
@@ -328,3 +328,124 @@ def test_hypervisor_and_index_come_through_the_constructor() -> None:
     assert nic.from_env({**GOOD, "HYPERVISOR": "xen"}).hypervisor == "xen"
     with pytest.raises(InputError, match=r"^HYPERVISOR: expected kvm or xen: 'vmware'"):
         nic.from_env({**GOOD, "HYPERVISOR": "vmware"})
+
+
+# Values that are the node's own (check_against_node, on what the probe read).
+
+EUI64 = "2001:db8::a800:ff:fe12:3456"  # GOOD's MAC in GOOD's NETWORK_SUBNET6
+NODE = Facts(
+    interface_kind="tap",
+    next_hops=(("198.51.100.1", "eth0", "main"), ("192.0.2.254", "eth0", "100"), ("fe80::1", "eth0", "main")),
+    node_uplinks=(("eth0", "100"), ("eth0", "main"), ("bond0", "main")),
+)
+
+
+def against_node(env: dict[str, str], facts: Facts, message: str) -> str:
+    """The one line check_against_node refuses the NIC with; ``message`` must be in it."""
+    with pytest.raises(InputError) as error:
+        checks.check_against_node(accepted(env), facts)
+    text = str(error.value)
+    assert message in text and "\n" not in text
+    return text
+
+
+def node_with(**changes: object) -> Facts:
+    values = NODE.as_dict()
+    values.update(changes)
+    return Facts(**values)
+
+
+def test_a_nic_apart_from_the_node_s_values_is_accepted() -> None:
+    checks.check_against_node(accepted(GOOD), NODE)
+    # Bridged and plain routed NICs alike; a Xen vif (a driver's own device) and a veth too.
+    checks.check_against_node(accepted({**GOOD, "MODE": "bridged", "LINK": "br0"}), NODE)
+    checks.check_against_node(accepted({**GOOD, "NETWORK_TAGS": "", "LINK": "main"}), NODE)
+    checks.check_against_node(accepted({**GOOD, "INTERFACE": "vif5.0"}), node_with(interface_kind="device"))
+    checks.check_against_node(accepted(GOOD), node_with(interface_kind="veth"))
+    # An interface that does not exist has no kind: ifup says it does not exist, plan notes it.
+    checks.check_against_node(accepted(GOOD), node_with(interface_kind="", interface_exists=False))
+
+
+@pytest.mark.parametrize(("ip", "kind", "message"), [
+    ("198.51.100.2", "local", "IP: an address of this node (on eth0): '198.51.100.2'"),
+    ("192.0.2.255", "broadcast", "IP: a broadcast address of this node's networks (on br0): '192.0.2.255'"),
+])
+def test_an_ip_that_is_the_node_s_own_is_refused(ip: str, kind: str, message: str) -> None:
+    env = {**GOOD, "IP": ip, "NETWORK_SUBNET": "", "NETWORK_GATEWAY": ""}
+    device = "br0" if kind == "broadcast" else "eth0"
+    assert against_node(env, node_with(local_routes=((ip, kind, device),)), message) == message
+
+
+@pytest.mark.parametrize(("ip", "tags", "link", "message"), [
+    # Today's harm: ``ip route replace 198.51.100.1/32 dev tap3 table main`` cuts the node off.
+    ("198.51.100.1", "", "main", "IP: a next hop of this node's routes (a gateway of table main through eth0): "
+     "'198.51.100.1'"),
+    ("198.51.100.1", "ip-less-routed", "100", "a gateway of table main through eth0"),
+    ("192.0.2.254", "ip-less-routed", "100", "IP: a next hop of this node's routes (a gateway of table 100 "
+     "through eth0): '192.0.2.254'"),
+])
+def test_an_ip_that_is_a_next_hop_of_the_node_is_refused(ip: str, tags: str, link: str, message: str) -> None:
+    env = {**GOOD, "IP": ip, "NETWORK_TAGS": tags, "LINK": link, "NETWORK_SUBNET": "", "NETWORK_GATEWAY": ""}
+    against_node(env, NODE, message)
+
+
+def test_a_bridged_nic_s_ip_is_checked_too() -> None:
+    env = {**GOOD, "MODE": "bridged", "LINK": "br0", "IP": "198.51.100.1", "NETWORK_SUBNET": "",
+           "NETWORK_GATEWAY": ""}
+    against_node(env, NODE, "IP: a next hop of this node's routes")
+
+
+def test_a_subnet_routed_to_the_vm_through_its_own_tap_is_no_conflict() -> None:
+    """``203.0.113.0/24 via <IP> dev tap3``: the VM is that subnet's router, and ifup runs again on every hotplug."""
+    checks.check_against_node(accepted(GOOD), node_with(next_hops=(("192.0.2.10", "tap3", "100"),)))
+    against_node(GOOD, node_with(next_hops=(("192.0.2.10", "tap4", "100"),)), "IP: a next hop")
+
+
+def test_an_eui64_address_that_is_the_node_s_is_refused() -> None:
+    text = against_node(GOOD, node_with(local_routes=((EUI64, "local", "eth0"),)), "MAC: its EUI-64 address")
+    assert text == (f"MAC: its EUI-64 address in NETWORK_SUBNET6, {EUI64}, is an address of this node (on eth0): "
+                    "'aa:00:00:12:34:56'")
+    assert "an anycast address" in against_node(GOOD, node_with(local_routes=((EUI64, "anycast", "eth0"),)), "MAC:")
+    # Compared as addresses, not as text.
+    long_form = "2001:db8:0:0:a800:ff:fe12:3456"
+    against_node(GOOD, node_with(next_hops=((long_form, "eth0", "main"),)), "is a next hop of this node's routes")
+
+
+def test_addresses_apart_from_the_nic_s_are_no_conflict() -> None:
+    facts = node_with(local_routes=(("192.0.2.11", "local", "eth0"), ("2001:db8::1", "local", "eth0")))
+    checks.check_against_node(accepted(GOOD), facts)
+
+
+@pytest.mark.parametrize(("interface", "kind", "message"), [
+    ("eth0", "veth", "INTERFACE: an uplink of this node (a default route of table 100 goes through it): 'eth0'"),
+    ("bond0", "bond", "INTERFACE: an uplink of this node (a default route of table main goes through it): 'bond0'"),
+    ("br0", "bridge", "INTERFACE: a bridge, not a VM's tap, Xen vif or veth: 'br0'"),
+    ("bond1", "bond", "INTERFACE: a bond, not a VM's tap"),
+    ("eth1", "device", "INTERFACE: a device of its own driver (hardware), not a VM's tap, Xen vif or veth: 'eth1'"),
+    ("eth1.100", "vlan", "INTERFACE: a vlan device, not a VM's tap"),
+    ("tun0", "tun", "INTERFACE: a layer-3 tun device, not a VM's tap"),
+    ("lo0", "loopback", "INTERFACE: the loopback interface, not a VM's tap"),
+    ("vif5.0x", "device", "INTERFACE: a device of its own driver"),
+])
+def test_an_interface_that_is_no_vm_s_is_refused(interface: str, kind: str, message: str) -> None:
+    against_node({**GOOD, "INTERFACE": interface}, node_with(interface_kind=kind), message)
+
+
+def test_the_node_checks_name_hook_variables_with_their_prefix() -> None:
+    parsed = accepted(GOOD)
+    with pytest.raises(InputError, match=r"^GANETI_INSTANCE_NIC0_INTERFACE: a bridge"):
+        checks.check_against_node(parsed, node_with(interface_kind="bridge"), "GANETI_INSTANCE_NIC0_")
+
+
+def test_communication_nics_are_not_checked_against_the_node() -> None:
+    parsed = nic.from_env({**GOOD, "INTERFACE": "gnt.com.0", "IP": "198.51.100.1", "NETWORK_SUBNET": "",
+                           "NETWORK_GATEWAY": ""})
+    checks.check_against_node(parsed, node_with(interface_kind="bridge"))
+
+
+@pytest.mark.parametrize(("name", "good"), [
+    ("vif5.0", True), ("vif12.3", True), ("vif5.0-emu", False), ("vif5", False), ("vif.0", False),
+    ("vif5.", False), ("xvif5.0", False), ("vif5.0.1", False), ("vif٣.0", False),
+])
+def test_xen_vif_names(name: str, good: bool) -> None:
+    assert checks.is_xen_vif(name) is good

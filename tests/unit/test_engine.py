@@ -12,7 +12,7 @@ import pytest
 
 from snf_network import config, engine, record
 from snf_network import nic as nic_module
-from snf_network.errors import SnfNetworkError
+from snf_network.errors import InputError, SnfNetworkError
 from tests.unit.hosts import RecordingHost
 
 TAGS = "ip-less-routed nfdhcpd"
@@ -214,3 +214,80 @@ def test_reapply_restores_every_record_and_drops_vanished_ones(host, cfg) -> Non
     assert any("flush table inet snf" in script for script in scripts)  # reloaded, whatever the marker said
     assert any('add element inet snf ip4_ok { "tap1" . 192.0.2.10 }' in script for script in scripts)
     assert [entry.interface for entry in record.load_all(host, cfg)] == ["tap1"]
+
+
+def nothing_done(host: RecordingHost, cfg, before: dict[str, str]) -> None:
+    """No command run, no /proc/sys value, proxy entry, announcement or record changed."""
+    assert host.commands == []
+    assert host.sysctls == before and host.proxies == set() and host.announced == []
+    assert record.load_all(host, cfg) == []
+
+
+def plain_routed(ip: str, tap: str = "tap1", mode: str = "routed", link: str = "main"):
+    """A NIC without network (Ganeti's classic routed NIC, in main by default)."""
+    return nic_module.from_env({"INSTANCE": "vm1", "INTERFACE": tap, "MAC": "aa:00:00:00:00:01", "MODE": mode,
+                                "LINK": link, "IP": ip})
+
+
+@pytest.mark.parametrize(("nic", "message"), [
+    # Today's harm: ``ip route replace 198.51.100.1/32 dev tap1 table main``, the node cut off.
+    (lambda: plain_routed("198.51.100.1"), "IP: a next hop of this node's routes (a gateway of table main "
+     "through eth0): '198.51.100.1'"),
+    (lambda: routed(ip="192.0.2.254"), "IP: a next hop of this node's routes (a gateway of table 100"),
+    (lambda: plain_routed("198.51.100.1", mode="bridged", link="br0"), "IP: a next hop of this node's routes"),
+    (lambda: plain_routed("198.51.100.2"), "IP: an address of this node (on eth0): '198.51.100.2'"),
+    (lambda: routed(mac="aa:00:00:00:00:02"), "MAC: its EUI-64 address in NETWORK_SUBNET6, "
+     "2001:db8:1:0:a800:ff:fe00:2, is an address of this node (on eth0)"),
+    # Today's harm: eth0 gets the tap's MAC.
+    (lambda: routed(tap="eth0"), "INTERFACE: an uplink of this node (a default route of table 100 goes through it)"),
+    (lambda: routed(tap="br0"), "INTERFACE: a bridge, not a VM's tap, Xen vif or veth: 'br0'"),
+    (lambda: plain_routed("198.51.100.9", tap="eth1", mode="bridged", link="br0"), "INTERFACE: a device of its "
+     "own driver (hardware)"),
+], ids=["gateway of main", "gateway of LINK", "bridged gateway", "node address", "node EUI-64", "uplink", "bridge",
+        "hardware"])
+def test_a_nic_that_takes_the_node_s_own_is_refused_before_anything_changes(host, cfg, nic, message) -> None:
+    host.add_link("eth0", kind="veth")
+    host.add_link("eth1", kind="device")
+    host.add_link("br0", bridge=True)
+    host.routes[4, "main"] = ("eth0",)
+    host.next_hops = {(4, "main"): (("198.51.100.1", "eth0"),), (4, "100"): (("192.0.2.254", "eth0"),),
+                      (6, "100"): (("fe80::1", "eth0"),)}
+    host.local = {"198.51.100.2": ("local", "eth0"), "2001:db8:1:0:a800:ff:fe00:2": ("local", "eth0")}
+    before = dict(host.sysctls)
+    for run in (engine.plan, engine.ifup):
+        with pytest.raises(InputError) as error:
+            run(host, nic(), cfg)
+        assert message in str(error.value) and "\n" not in str(error.value)
+        nothing_done(host, cfg, before)
+
+
+def test_a_refused_ifup_leaves_the_previous_record_and_state_alone(host, cfg, tmp_path) -> None:
+    engine.ifup(host, routed(), cfg)
+    path = tmp_path / "state" / "tap1.json"
+    saved = path.read_text()
+    state = (dict(host.sysctls), set(host.proxies))
+    host.commands.clear()
+    host.local["192.0.2.11"] = ("local", "eth0")
+    with pytest.raises(InputError, match=r"^IP: an address of this node"):
+        engine.ifup(host, routed(ip="192.0.2.11"), cfg)
+    assert host.commands == [] and (host.sysctls, host.proxies) == state
+    assert path.read_text() == saved
+
+
+def test_a_subnet_routed_to_the_vm_does_not_stop_its_next_ifup(host, cfg) -> None:
+    """``203.0.113.0/24 via 192.0.2.10 dev tap1 table 100``: the VM's IP is a next hop, through its own tap."""
+    engine.ifup(host, routed(), cfg)
+    host.next_hops[4, "100"] = (("192.0.2.10", "tap1"),)
+    engine.ifup(host, routed(), cfg)
+    assert record.load(host, cfg, "tap1") is not None
+
+
+def test_main_s_ipv6_next_hops_are_read_on_the_eui64_s_link_only(host, cfg) -> None:
+    """A fe80::/64 per tap makes main's IPv6 routes many: only the link the address is on can hold its next hops."""
+    eui64 = "2001:db8:1:0:a800:ff:fe00:1"
+    host.next_hops[6, "main"] = ((eui64, "eth0"),)
+    engine.ifup(host, routed(), cfg)  # main reaches the address through a gateway: no next hop can be it
+    host.on_link[eui64] = "eth0"
+    with pytest.raises(InputError, match=rf"^MAC: its EUI-64 address in NETWORK_SUBNET6, {eui64}, is a next hop of "
+                       r"this node's routes \(a gateway of table main through eth0\): 'aa:00:00:00:00:01'$"):
+        engine.plan(host, routed(), cfg)
