@@ -58,10 +58,14 @@ def ifup(host: Host, nic: Nic, cfg: Config) -> Plan:
             claims.update(interface, items, stale)
             record.save(host, cfg, record.Record(nic, wanted.features, items))
         except (SnfNetworkError, OSError) as exc:
-            _undo(host, cfg, claims, nic, wanted.features, pending)
-            if isinstance(exc, SnfNetworkError):
-                raise
-            raise SnfNetworkError(f"{exc.filename or 'the host'}: {exc.strerror or exc}") from None
+            message = str(exc) if isinstance(exc, SnfNetworkError) else \
+                f"{exc.filename or 'the host'}: {exc.strerror or exc}"
+            if not _undo(host, cfg, claims, nic, wanted.features, pending):
+                # Still one line for Ganeti; the details of the undo are in the log.
+                message += "; undoing it failed too (the record is kept: run ifdown again)"
+            error = type(exc)(message) if isinstance(exc, InputError) else SnfNetworkError(message)
+            error.exit_status = exc.exit_status if isinstance(exc, SnfNetworkError) else 1
+            raise error from None
     wanted.items = items
     for note in wanted.notes:
         log.info(note)
@@ -184,18 +188,20 @@ def cleanup(host: Host, cfg: Config) -> list[str]:
     return removed
 
 
-def reapply(host: Host, cfg: Config) -> tuple[list[str], list[str]]:
+def reapply(host: Host, cfg: Config) -> tuple[list[str], list[str], list[str]]:
     """Make the host hold every record again (after ``nft flush ruleset``, an nftables restart, a reboot).
 
     Our ruleset is reloaded whatever its marker says (a chain emptied behind
-    our back keeps the marker), then every record's items are applied again,
-    in one batch per backend. Records of interfaces that are gone are
-    removed instead. Returns (interfaces re-applied, interfaces dropped).
+    our back keeps the marker), then every complete record's items are
+    applied again. Records of interfaces that are gone are removed instead.
+    An incomplete record (a change was interrupted) holds the old items with
+    the new: it is not re-applied, but reported, as are records that fail.
+    Returns (interfaces re-applied, records dropped, interfaces that failed).
     """
     from snf_network import profiles
     from snf_network.host import nft
 
-    applied, dropped = [], []
+    applied, dropped, failed = [], [], []
     with host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
         kept: list[record.Record] = []
         for entry in record.load_all(host, cfg):
@@ -207,16 +213,24 @@ def reapply(host: Host, cfg: Config) -> tuple[list[str], list[str]]:
                 dropped.append(entry.interface)
             except SnfNetworkError as exc:
                 log.error(f"{entry.interface}: {exc}")
+                failed.append(entry.interface)
         nft.load_ruleset(host, cfg, tuple(profiles.load(cfg.FIREWALL_PROFILES).items()))
+        claims = record.Claims(host, cfg)
         for entry in kept:
+            if not entry.complete:
+                log.error(f"{entry.interface}: a change was interrupted: run its ifup (or ifdown) again")
+                failed.append(entry.interface)
+                continue
             try:
-                _apply(host, cfg, entry.items, [])
+                _apply(host, cfg, claims.owned(entry.interface, entry.items), [])
             except (SnfNetworkError, OSError) as exc:
                 log.error(f"{entry.interface}: could not re-apply its record: {exc}")
+                failed.append(entry.interface)
                 continue
             applied.append(entry.interface)
-    log.info(f"reapply: {len(applied)} interfaces re-applied, {len(dropped)} records of vanished interfaces dropped")
-    return applied, dropped
+    log.info(f"reapply: {len(applied)} interfaces re-applied, {len(dropped)} records of vanished interfaces "
+             f"dropped, {len(failed)} failed")
+    return applied, dropped, failed
 
 
 def _prepare(host: Host, items: list[Item], old_items: list[Item]) -> list[Item]:
@@ -263,17 +277,18 @@ def _remove_record(host: Host, cfg: Config, entry: record.Record) -> None:
     record.delete(host, cfg, entry.interface)
 
 
-def _undo(host: Host, cfg: Config, claims: record.Claims, nic: Nic, names: list[str], pending: list[Item]) -> None:
-    """After a failed ifup: remove everything of the old record and the new plan."""
+def _undo(host: Host, cfg: Config, claims: record.Claims, nic: Nic, names: list[str], pending: list[Item]) -> bool:
+    """After a failed ifup: remove everything of the old record and the new plan; False when some of it stayed."""
     items = claims.owned(nic.interface, pending)
     failures = _remove(host, cfg, items)
     try:
         if failures:
-            log.error(f"undoing the failed change left something behind ({'; '.join(failures)}); "
-                      "the record is kept: run ifdown again")
+            log.warning(f"undoing the failed change left something behind ({'; '.join(failures)}); "
+                        "the record is kept: run ifdown again")
             record.save(host, cfg, record.Record(nic, names, pending, complete=False))
-            return
+            return False
         claims.update(nic.interface, [], items)
         record.delete(host, cfg, nic.interface)
     except OSError as exc:  # the disk that failed the change may fail this too: the pending record stands
-        log.error(f"could not update the record after undoing: {exc.strerror}")
+        log.warning(f"could not update the record after undoing: {exc.strerror}")
+    return True

@@ -208,8 +208,8 @@ def test_reapply_restores_every_record_and_drops_vanished_ones(host, cfg) -> Non
     engine.ifup(host, routed("tap2", ip="192.0.2.11", mac="aa:00:00:00:00:02", instance="vm2"), cfg)
     del host.links["tap2"]
     host.commands.clear()
-    applied, dropped = engine.reapply(host, cfg)
-    assert (applied, dropped) == (["tap1"], ["tap2"])
+    applied, dropped, failed = engine.reapply(host, cfg)
+    assert (applied, dropped, failed) == (["tap1"], ["tap2"], [])
     scripts = host.nft_scripts()
     assert any("flush table inet snf" in script for script in scripts)  # reloaded, whatever the marker said
     assert any('add element inet snf ip4_ok { "tap1" . 192.0.2.10 }' in script for script in scripts)
