@@ -34,7 +34,8 @@ def test_down_twice_then_up_leaves_a_working_nic(lab: Lab) -> None:
     result = lab.program("kvm-vif-bridge", up)
     assert (result.returncode, result.stderr) == (0, "")
     state = lab.node_state(vm.tap)
-    assert state["proxies"] == [f"{EUI64_LONG} dev eth0 proxy "] and len(state["rules"]) == 2
+    # The lookup and the unreachable rule, for IPv4 and IPv6.
+    assert state["proxies"] == [f"{EUI64_LONG} dev eth0 proxy "] and len(state["rules"]) == 4
     assert (lab.workdir / "nfdhcpd" / vm.tap).exists()
     lab.configure_vm(vm, IP, EUI64)
     assert lab.ping(lab.upstream, IP)

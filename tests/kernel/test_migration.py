@@ -113,7 +113,7 @@ def test_live_migration_leaves_nothing_on_the_old_node_and_everything_on_the_new
     # ...B all of it.
     state = b.node_state("tap7")
     assert state["proxies"] == [f"{EUI64_LONG} dev eth0 proxy "]
-    assert len(state["rules"]) == 2 and state["nft"]
+    assert len(state["rules"]) == 4 and state["nft"]  # lookup and unreachable, IPv4 and IPv6
     assert any(f"{IP} dev tap7 table" in route for route in state["routes"])
     assert f"HOSTNAME={instance}\n" in (b.workdir / "nfdhcpd" / "tap7").read_text()
     assert (b.workdir / "state" / "tap7.json").exists()

@@ -149,7 +149,7 @@ def test_online_configures_then_reports_and_offline_undoes(lab: Lab, xen: FakeXe
     state = lab.node_state(VIF)
     assert state["proxies"] == [f"{EUI64_LONG} dev eth0 proxy "]
     assert any(f"{IP} dev {VIF} table {TABLE}" in route for route in state["routes"])
-    assert len(state["rules"]) == 2 and state["nft"]
+    assert len(state["rules"]) == 4 and state["nft"]  # lookup and unreachable, IPv4 and IPv6
     assert f"INDEV={VIF}\n" in (lab.workdir / "nfdhcpd" / VIF).read_text()
     record = json.loads((lab.workdir / "state" / f"{VIF}.json").read_text())
     assert (record["nic"]["INSTANCE"], record["nic"]["HYPERVISOR"], record["complete"]) == (INSTANCE, "xen", True)
