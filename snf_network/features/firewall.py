@@ -11,8 +11,9 @@ stateful.
 
 from __future__ import annotations
 
-from snf_network import profiles
+from snf_network import checks, profiles
 from snf_network.config import Config
+from snf_network.errors import InputError
 from snf_network.features.base import Feature, RulesetInputs
 from snf_network.nic import Nic
 from snf_network.plan import Facts, NftElement, Plan
@@ -26,8 +27,10 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
     idents = tuple(ident for ident in (str(nic.index) if nic.index is not None else "", nic.name, nic.uuid)
                    if ident)
     chosen, unknown = profiles.choose(nic.tags, idents, facts.profiles)
-    for tag in unknown:
-        result.notes.append(f"tag {tag} names no firewall profile defined here: ignored")
+    if unknown:
+        # Fail closed: without the profile the NIC would start unfiltered.
+        raise InputError(f"TAGS: {checks.shown(unknown[0])}: names no firewall profile defined on this node "
+                         f"(built in, or in FIREWALL_PROFILES)")
     if not chosen:
         return
     result.derived["FIREWALL_PROFILE"] = chosen
@@ -49,6 +52,8 @@ def nft(cfg: Config, inputs: RulesetInputs) -> dict[str, str]:
     type filter hook forward priority filter; policy accept;
     oifname vmap @profile_port
     meta mark vmap {{ {marks} }}
+    # A port still marked for a profile that is gone: drop, never accept.
+    meta mark & 0xffff0000 == 0x{profiles.MARK_BASE:08x} drop
   }}
 {chains}"""
     bridge = """  map profile_mark { type ifname : mark; }

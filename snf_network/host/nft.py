@@ -123,11 +123,19 @@ def _map_keys(host: Host, maps: set[tuple[str, str]]) -> dict[tuple[str, str], s
 def load_ruleset(host: Host, cfg: Config, profile_rules: Profiles, changes: list[str] | None = None) -> None:
     """(Re)load our rules, keeping every set's elements, plus ``changes``, atomically."""
     mark = marker(cfg, profile_rules)
-    stale = [name for name in _marker_chains(host) if name != mark]
+    chains = _inet_chains(host)
+    stale = [name for name in chains if name.startswith("ruleset_") and name != mark]
     head = [f"add table {family} {TABLE}" for family in ("inet", "arp", "bridge")]
     head += [f"flush table {family} {TABLE}" for family in ("inet", "arp", "bridge")]
     head += [f"delete chain inet {TABLE} {name}" for name in stale]
     tail = [f"add chain inet {TABLE} {mark}", *(changes or [])]
+    # A profile removed from FIREWALL_PROFILES may still be some port's jump
+    # target, so its chain cannot be deleted; emptied by the flush above it
+    # would accept everything: it drops everything instead, until that port's
+    # next ifup (which refuses the unknown profile) or ifdown.
+    current = {profiles.chain(name) for name, _ in profile_rules}
+    tail += [f"add rule inet {TABLE} {name} drop" for name in chains
+             if name.startswith("profile_") and name not in current and name != "profile_marks"]
     script = "\n".join([*head, ruleset(cfg, profile_rules), *tail]) + "\n"
     result = host.run(["nft", "-f", "-"], script, check=False)
     if result.returncode == 0:
@@ -146,11 +154,11 @@ def load_ruleset(host: Host, cfg: Config, profile_rules: Profiles, changes: list
     raise CommandError(["nft", "-f", "-"], second.returncode, second.stderr)
 
 
-def _marker_chains(host: Host) -> list[str]:
-    import re  # the slow path only
-
-    listing = host.run(["nft", "list", "chains", "inet"], check=False).stdout
-    return re.findall(rf"chain ({'ruleset_'}[0-9a-f]+) ", listing)
+def _inet_chains(host: Host) -> list[str]:
+    """The chains of our inet table as the kernel holds them (the slow path only)."""
+    listing = host.run(["nft", "list", "table", "inet", TABLE], check=False).stdout
+    return [line.split()[1] for line in listing.splitlines() if line.strip().startswith("chain ")
+            and len(line.split()) > 1]
 
 
 class NftBackend(Backend):

@@ -92,3 +92,20 @@ def test_bridged_ports_get_their_profile_through_the_bridge(lab: Lab) -> None:
         assert not lab.connects(client.name, "203.0.113.11", 22)
         assert lab.connects(guarded.name, "203.0.113.12", 8080)
     assert lab.ping(client.name, "203.0.113.11")
+
+
+def test_a_profile_removed_from_the_file_fails_closed(lab: Lab) -> None:
+    """Its chain cannot go while a port jumps to it; emptied it would accept everything: it drops."""
+    profiles = lab.workdir / "firewall-profiles"
+    profiles.write_text("[web]\ntcp dport 80 accept\n")
+    routed_vm(lab, "synnefo:network:0:web", extra_config=f"FIREWALL_PROFILES={profiles}\n")
+    vm = lab.vms[0]
+    with servers(lab, vm.name, 80, 22):
+        assert lab.connects(lab.upstream, VM_IP, 80) and not lab.connects(lab.upstream, VM_IP, 22)
+    profiles.write_text("")
+    other = lab.add_vm(2, "aa:00:00:00:00:02")
+    lab.program("kvm-vif-bridge", lab.ganeti_env(other, ip="192.0.2.11"))  # reloads the ruleset without [web]
+    with servers(lab, vm.name, 80, 22):
+        assert not lab.connects(lab.upstream, VM_IP, 80) and not lab.connects(lab.upstream, VM_IP, 22)
+    again = lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip=VM_IP, TAGS="synnefo:network:0:web"), check=False)
+    assert again.returncode == 2 and len(again.stderr.splitlines()) == 1 and "web" in again.stderr, again.stderr

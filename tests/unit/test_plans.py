@@ -77,3 +77,13 @@ def test_bridged_plans_do_not_depend_on_the_taps_current_mac() -> None:
     again = features.plan(nic, CONFIG, Facts(interface_mac="fe:54:00:aa:bb:cc", uplinks4=("eth0",),
                                              uplinks6=("eth0", "eth1"), bridge_mtu=9000)).items
     assert first == again
+
+
+def test_a_tag_naming_a_profile_that_is_not_defined_refuses_the_nic() -> None:
+    """Fail closed: the NIC would otherwise start unfiltered (a tag for another NIC does not count)."""
+    env = load_env(FIXTURES / "bridged_private_filtered.env")
+    nic = nic_module.from_env({**env, "TAGS": "limited synnefo:network:0:nonexistent"})
+    with pytest.raises(InputError, match="TAGS: 'synnefo:network:0:nonexistent': names no firewall profile"):
+        features.plan(nic, CONFIG, FACTS)
+    other = nic_module.from_env({**env, "TAGS": "synnefo:network:1:nonexistent"})
+    assert "firewall" in features.plan(other, CONFIG, FACTS).features
