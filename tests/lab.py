@@ -17,6 +17,8 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -272,6 +274,17 @@ class Lab:
             assert process.stderr is not None and process.stderr.readline().strip() == "ready"
             servers.append(process)
         return servers
+
+    @contextmanager
+    def serving(self, namespace: str, *ports: int, seconds: float = 20) -> Iterator[None]:
+        """``serve`` for a ``with`` block: the servers stop at its end, whatever happened."""
+        running = self.serve(namespace, *ports, seconds=seconds)
+        try:
+            yield
+        finally:
+            for process in running:
+                process.kill()
+                process.communicate()
 
     def connects(self, namespace: str, host: str, port: int) -> bool:
         result = self.ns(namespace, sys.executable, str(FRAMES), "connect", host, str(port), check=False)

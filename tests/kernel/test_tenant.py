@@ -327,18 +327,6 @@ def test_a_routed_vm_cannot_fail_the_taps_address_but_probes_its_own(lab: Lab) -
 
 # -- the node's own services ------------------------------------------------------
 
-@contextmanager
-def tcp_service(lab: Lab, port: int) -> Iterator[None]:
-    """A service of the node's own, on :: and 0.0.0.0 (tests/frames.py serve)."""
-    running = lab.serve(lab.node, port, seconds=60)
-    try:
-        yield
-    finally:
-        for process in running:
-            process.kill()
-            process.communicate()
-
-
 UDP_RECEIVER = r"""
 import socket, sys
 with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
@@ -392,7 +380,7 @@ def routed_lab(lab: Lab) -> Vm:
 def test_a_routed_vm_reaches_no_service_of_the_node(lab: Lab) -> None:
     vm = routed_lab(lab)
     targets = (f"{TAP_LINK_LOCAL}%eth0", NODE_IP, NODE_IP6)
-    with tcp_service(lab, 8080):
+    with lab.serving(lab.node, 8080, seconds=60):
         for target in targets:
             assert not lab.connects(vm.name, target, 8080), target
         # The same service answers from elsewhere (the test can fail for the right reason).
