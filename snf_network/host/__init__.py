@@ -146,7 +146,7 @@ class Host:
         """The rules GRNET's bash snf-network left for ``interface`` (host/legacy.py), removed."""
         from snf_network.host import legacy
 
-        return legacy.remove_legacy_rules(interface)
+        return legacy.remove_legacy_rules(self, interface)
 
     def announce(self, announcements: list[tuple[str, str, str]]) -> None:
         """Gratuitous ARP / unsolicited NA, from a detached child (host/announce.py)."""

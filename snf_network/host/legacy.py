@@ -1,7 +1,7 @@
 """What GRNET's bash snf-network (0.16 and before) left in the kernel for a tap.
 
 Its scripts wrote iptables, ip6tables, arptables and ebtables rules for each
-tap (reference: /work/shared/docs/reference/snf-network.md section 3). On a
+tap (the shared reference study snf-network.md, section 3). On a
 node upgraded from it, running instances keep those rules, and stock Ganeti
 2.x never runs an ifdown: when Ganeti later gives the tap's name to another
 NIC, an old ``-i tap1 ! -s <old IP> -j DROP`` would drop the new VM's traffic.
@@ -34,7 +34,10 @@ import struct
 
 from snf_network.errors import SnfNetworkError
 from snf_network.host import netlink
-from snf_network.host.run import run
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from snf_network.host import Host
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_NFTABLES, NFT_MSG_NEWRULE, NFT_MSG_GETRULE = 10, 6, 7
@@ -55,7 +58,7 @@ class _Rule:
         self.family, self.chain, self.handle = family, chain, handle
 
 
-def remove_legacy_rules(interface: str) -> list[str]:
+def remove_legacy_rules(host: Host, interface: str) -> list[str]:
     """Delete the rules GRNET's bash snf-network left for ``interface``; what was removed, or [].
 
     Call it in ifup, under the host-wide lock, before applying the NIC's plan
@@ -74,12 +77,12 @@ def remove_legacy_rules(interface: str) -> list[str]:
     if not found and not chains:
         return []
     try:
-        return _delete(found, chains)
+        return _delete(host, found, chains)
     except SnfNetworkError:
         # A rule may have gone between the dump and the deletion (someone
         # running iptables by hand): scan again, with fresh handles, once.
         found, chains = _scan(interface)
-        return _delete(found, chains) if found or chains else []
+        return _delete(host, found, chains) if found or chains else []
 
 
 def _scan(interface: str) -> tuple[list[_Rule], list[tuple[str, str]]]:
@@ -133,9 +136,9 @@ def _names(data: bytes, needle: bytes) -> bool:
     return False
 
 
-def _delete(found: list[_Rule], chains: list[tuple[str, str]]) -> list[str]:
+def _delete(host: Host, found: list[_Rule], chains: list[tuple[str, str]]) -> list[str]:
     """Describe, then delete in one nft transaction, what ``_scan`` found."""
-    described = _describe(found)
+    described = _describe(host, found)
     removed = [f"{rule.family} {TABLE} {rule.chain}: "
                f"{described.get((rule.family, rule.chain, rule.handle)) or f'handle {rule.handle}'}" for rule in found]
     script = [f'delete rule {rule.family} {TABLE} {rule.chain} handle {rule.handle}' for rule in found]
@@ -143,7 +146,7 @@ def _delete(found: list[_Rule], chains: list[tuple[str, str]]) -> list[str]:
         # Flushed first: nft refuses to delete a chain that still has rules.
         script += [f'flush chain {family} {TABLE} {chain}', f'delete chain {family} {TABLE} {chain}']
         removed.append(f"{family} {TABLE} chain {chain}")
-    result = run(["nft", "-f", "-"], "\n".join(script) + "\n", check=False)
+    result = host.run(["nft", "-f", "-"], "\n".join(script) + "\n", check=False)
     if result.returncode != 0:
         detail = result.stderr.strip().splitlines()
         raise SnfNetworkError(f"cannot remove the old snf-network's rules ({'; '.join(removed)}): "
@@ -151,7 +154,7 @@ def _delete(found: list[_Rule], chains: list[tuple[str, str]]) -> list[str]:
     return removed
 
 
-def _describe(found: list[_Rule]) -> dict[tuple[str, str, int], str]:
+def _describe(host: Host, found: list[_Rule]) -> dict[tuple[str, str, int], str]:
     """The rules' text as nft lists them (``xt match physdev`` is all it says of a physdev match).
 
     One ``nft list table`` per family: nft 1.0.6 answers only the last of
@@ -159,7 +162,7 @@ def _describe(found: list[_Rule]) -> dict[tuple[str, str, int], str]:
     """
     texts: dict[tuple[str, str, int], str] = {}
     for family in dict.fromkeys(rule.family for rule in found):
-        listed = run(["nft", "-a", "list", "table", family, TABLE], check=False)
+        listed = host.run(["nft", "-a", "list", "table", family, TABLE], check=False)
         chain = ""
         for line in listed.stdout.splitlines():
             words = line.split()

@@ -74,8 +74,8 @@ def ruleset(lab: Lab, node: str) -> str:
 
 
 def remove(lab: Lab, node: str, tap: str) -> list[str]:
-    code = ("import json, sys; from snf_network.host.legacy import remove_legacy_rules; "
-            "print(json.dumps(remove_legacy_rules(sys.argv[1])))")
+    code = ("import json, sys; from snf_network.host import Host; "
+            "print(json.dumps(Host().remove_legacy_rules(sys.argv[1])))")
     result = lab.ns(node, sys.executable, "-c", code, tap)
     removed: list[str] = json.loads(result.stdout)
     return removed
