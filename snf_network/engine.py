@@ -88,13 +88,13 @@ def ifdown(host: Host, cfg: Config, interface: str) -> bool:
     return True
 
 
-def ifdown_instance(host: Host, cfg: Config, instance: str, vanished_only: bool = False) -> list[str]:
+def ifdown_instance(host: Host, cfg: Config, instance: str, vanished_only: bool = False) -> list[record.Record]:
     """Remove what every recorded NIC of ``instance`` holds on this node (only those whose tap is gone).
 
     For hooks: they carry no tap names, and stock Ganeti never runs an ifdown,
     so the records are the only way to what an instance left behind. A tap
     name since reused by another instance is recorded under that instance and
-    is not touched. Returns the interfaces cleaned.
+    is not touched. Returns the records of the interfaces cleaned.
     """
     cleaned = []
     with host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
@@ -106,7 +106,7 @@ def ifdown_instance(host: Host, cfg: Config, instance: str, vanished_only: bool 
             except SnfNetworkError as exc:
                 log.error(f"{old.interface}: {exc}")
                 continue
-            cleaned.append(old.interface)
+            cleaned.append(old)
             log.info(f"{old.interface}: removed {len(old.items)} items of {', '.join(old.features) or 'nothing'}")
     return cleaned
 
@@ -144,11 +144,12 @@ def verify(host: Host, cfg: Config) -> dict[str, list[str]]:
     """
     from snf_network.host import nft
 
-    checkers = {backend: backend.checker(host) for backend in BACKENDS}
-    report = {}
     records = record.load_all(host, cfg)
-    if records:
-        report["ruleset"] = nft.ruleset_differences(host, cfg)
+    if not records:
+        return {}
+    # Each backend reads the node's state once, for every record.
+    checkers = {backend: backend.checker(host) for backend in BACKENDS}
+    report = {"ruleset": nft.ruleset_differences(host, cfg)}
     for entry in records:
         if not host.link_exists(entry.interface):
             report[entry.interface] = ["the interface no longer exists (snf-network cleanup removes the rest)"]

@@ -98,18 +98,17 @@ def run(hook: Run) -> None:
     if not clear:
         log.info(f"{opcode}: {reason}")
         return
-    from snf_network import engine, record
+    from snf_network import engine
 
     if opcode == MODIFYING:
         cleaned = engine.ifdown_instance(host, cfg, instance, vanished_only=True)
-        log.info(f"{opcode}: {reason}; cleared {', '.join(cleaned) or 'nothing'}")
+        log.info(f"{opcode}: {reason}; cleared {', '.join(old.interface for old in cleaned) or 'nothing'}")
         return
     nics = _hook_nics(env)
 
-    recorded = {old.interface: old.nic for old in record.load_all(host, cfg) if old.nic.instance == instance}
     cleaned = engine.ifdown_instance(host, cfg, instance)
-    log.info(f"{opcode}: {reason}; cleared {', '.join(cleaned) or 'no recorded interface'}")
-    macs = {recorded[interface].mac for interface in cleaned if interface in recorded}
+    log.info(f"{opcode}: {reason}; cleared {', '.join(old.interface for old in cleaned) or 'no recorded interface'}")
+    macs = {old.nic.mac for old in cleaned}
     unrecorded = [nic for nic in nics if nic.mac not in macs]
     for line in engine.remove_unrecorded_proxies(host, cfg, unrecorded):
         log.info(f"a NIC without a record (set up before the upgrade?): removed {line}")
