@@ -131,7 +131,10 @@ _ARP = """  # The host's ARP requests to a routed VM carry the network's gateway
 
   chain output {
     type filter hook output priority filter; policy accept;
-    arp operation request oifname @gateway arp saddr ip set oifname map @gateway
+    # No "oifname @gateway" test first: Debian 12's kernel (6.1) refuses a
+    # map used as a set ("Invalid argument"), and a key missing from the map
+    # already ends the rule there, leaving the request as it is.
+    arp operation request arp saddr ip set oifname map @gateway
   }
 
 """
