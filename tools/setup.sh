@@ -2,6 +2,9 @@
 # Install what snf-network, its demonstration and its tests need on a Debian 12
 # machine (run as root): Debian packages with apt-get, then the package itself
 # into a virtual environment at .venv that also sees Debian's python3-* modules.
+# (qemu-system-x86, linux-image-amd64, tiny-initramfs and busybox: Debian's own
+# kernel for ../shared/tools/kvm-run, where tests/kernel/test_debian_kernel.py
+# runs what this machine's kernel lacks.)
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -11,7 +14,8 @@ fi
 packages="python3 python3-venv python3-click python3-dnspython iproute2 nftables procps iputils-ping tcpdump logrotate python3-scapy isc-dhcp-client
           bind9 bind9-utils dnsutils
           iptables ebtables arptables
-          dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-setuptools python3-all lintian"
+          dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-setuptools python3-all lintian
+          qemu-system-x86 linux-image-amd64 tiny-initramfs busybox"
 missing=""
 for package in $packages; do
     if ! dpkg-query -W -f='${Status}\n' "$package" 2>/dev/null | grep -q "ok installed"; then

@@ -46,16 +46,22 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
 
 
 def nft(cfg: Config, inputs: RulesetInputs) -> dict[str, str]:
-    """The queues nfdhcpd reads; it finds the client by the tap the packet came in on (physindev or indev)."""
+    """The queues nfdhcpd reads; it finds the client by the tap the packet came in on (physindev or indev).
+
+    ``bypass``: while no nfdhcpd listens on a queue, its packets go on as if
+    unqueued (the node's own ND answers the VM) instead of being dropped; a
+    node whose nfdhcpd is stopped, or not installed, must not cut every
+    tagged VM off its IPv6 router (seen on Debian 12's kernel under kvm-run).
+    """
     queues = bridge_queues = ""
     if inputs.queues:
         queues = f"""
-    iifname @dhcp_ports udp dport 67 queue num {cfg.NFDHCPD_DHCP_QUEUE}
-    iifname @dhcp_ports icmpv6 type nd-router-solicit queue num {cfg.NFDHCPD_RS_QUEUE}
-    iifname @dhcp_ports icmpv6 type nd-neighbor-solicit queue num {cfg.NFDHCPD_NS_QUEUE}
-    iifname @dhcp_ports udp dport 547 queue num {cfg.NFDHCPD_DHCPV6_QUEUE}"""
+    iifname @dhcp_ports udp dport 67 queue num {cfg.NFDHCPD_DHCP_QUEUE} bypass
+    iifname @dhcp_ports icmpv6 type nd-router-solicit queue num {cfg.NFDHCPD_RS_QUEUE} bypass
+    iifname @dhcp_ports icmpv6 type nd-neighbor-solicit queue num {cfg.NFDHCPD_NS_QUEUE} bypass
+    iifname @dhcp_ports udp dport 547 queue num {cfg.NFDHCPD_DHCPV6_QUEUE} bypass"""
         bridge_queues = f"""
-    iifname @dhcp_ports udp dport 67 queue num {cfg.NFDHCPD_DHCP_QUEUE}"""
+    iifname @dhcp_ports udp dport 67 queue num {cfg.NFDHCPD_DHCP_QUEUE} bypass"""
     return {
         "inet": f"""  set dhcp_ports {{ type ifname; }}
 

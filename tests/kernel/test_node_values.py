@@ -37,7 +37,8 @@ def node(*commands: str) -> Callable[[Lab], None]:
 def with_bond(lab: Lab) -> None:
     result = lab.ns(lab.node, "ip", "link", "add", "bond0", "type", "bond", check=False)
     if result.returncode != 0:
-        pytest.skip(f"no bonding driver here: {result.stderr.strip()}")
+        pytest.skip(f"no bonding driver here ({result.stderr.strip()}): tested under Debian's kernel by "
+                    "tests/kernel/test_debian_kernel.py")
 
 
 CASES: dict[str, tuple[Callable[[Lab], None], dict[str, str | None], str]] = {
