@@ -4,7 +4,10 @@
 # into a virtual environment at .venv that also sees Debian's python3-* modules.
 # (qemu-system-x86, linux-image-amd64, tiny-initramfs and busybox: Debian's own
 # kernel for ../shared/tools/kvm-run, where tests/kernel/test_debian_kernel.py
-# runs what this machine's kernel lacks.)
+# runs what this machine's kernel lacks; python3-pyroute2 for the long-lived
+# services; openvswitch-switch, dnsmasq-base, iperf3, ndisc6 and udhcpc for the
+# tests of Open vSwitch ports, the communication dnsmasq, bandwidth limits and
+# the DHCP/RA responder, against the real programs.)
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -15,7 +18,8 @@ packages="python3 python3-venv python3-click python3-dnspython iproute2 nftables
           bind9 bind9-utils dnsutils
           iptables ebtables arptables
           dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-setuptools python3-all lintian
-          qemu-system-x86 linux-image-amd64 tiny-initramfs busybox"
+          qemu-system-x86 linux-image-amd64 tiny-initramfs busybox
+          python3-pyroute2 openvswitch-switch dnsmasq-base iperf3 ndisc6 udhcpc"
 missing=""
 for package in $packages; do
     if ! dpkg-query -W -f='${Status}\n' "$package" 2>/dev/null | grep -q "ok installed"; then
