@@ -10,6 +10,7 @@ file, and ``#`` comments.  Anything else is a one-line error.
 from __future__ import annotations
 
 import os
+from ipaddress import ip_address
 
 from snf_network.checks import WORD, is_host_name, is_key, is_mac, is_multicast_mac, is_tag, is_zero_mac, shown
 from snf_network.errors import ConfigError
@@ -66,6 +67,21 @@ class Config:
     NFDHCPD_RS_QUEUE: int = 43
     NFDHCPD_NS_QUEUE: int = 44
     NFDHCPD_DHCPV6_QUEUE: int = 45
+    # The node's DHCP responder for nfdhcpd-tagged NICs: "snf-dhcpd" (ours,
+    # snf_network/dhcpd/) or "nfdhcpd" (GRNET's, fed by the queues above).
+    DHCP_SERVER: str = "snf-dhcpd"
+    # What snf-dhcpd tells the VMs (nfdhcpd.conf's equivalents: docs/dhcpd.md).
+    DHCP_NAMESERVERS: tuple[str, ...] = ()
+    DHCP_NAMESERVERS6: tuple[str, ...] = ()
+    DHCP_DOMAIN: str = ""  # empty: the binding's HOSTNAME after its first dot
+    DHCP_DOMAINS6: tuple[str, ...] = ()  # empty: DHCP_DOMAIN, else HOSTNAME's domain
+    DHCP_LEASE_TIME: int = 604800
+    DHCP_RENEWAL_TIME: int = 600
+    DHCP_SERVER_IP: str = ""  # empty: the binding's GATEWAY, else the first address of its SUBNET
+    DHCPD_IPV4: bool = True
+    DHCPD_IPV6: bool = True
+    RA_PERIOD: int = 300
+    DHCPD_STATUS_FILE: str = "/run/snf-dhcpd/status"
     # Dynamic DNS.
     AUTHENTICATION_METHOD: str = "bind9"
     SERVER: str = ""
@@ -193,7 +209,7 @@ def _build(values: dict[str, str], unknown: tuple[str, ...], origin: str) -> Con
 
 _ABSOLUTE_PATHS = {"STATE_DIR", "LOCK_FILE", "NFDHCPD_STATE_DIR", "GANETI_NIC_DIR", "KERBEROS_KEYTAB",
                    "KERBEROS_TICKET", "SSCONF_DIR"}
-_OPTIONAL_PATHS = {"LOGFILE", "IFUP_EXTRA_SCRIPT", "KEYFILE", "FIREWALL_PROFILES"}
+_OPTIONAL_PATHS = {"LOGFILE", "IFUP_EXTRA_SCRIPT", "KEYFILE", "FIREWALL_PROFILES", "DHCPD_STATUS_FILE"}
 _QUEUES = {"NFDHCPD_DHCP_QUEUE", "NFDHCPD_RS_QUEUE", "NFDHCPD_NS_QUEUE", "NFDHCPD_DHCPV6_QUEUE"}
 
 
@@ -203,6 +219,54 @@ def _number(raw: str, kind: type[int] | type[float]) -> int | float:
         return kind(raw)
     except ValueError:
         raise ValueError("not a number") from None
+
+
+def _dhcpd_value(key: str, raw: str) -> object:
+    """snf-dhcpd's keys (DHCP_*, DHCPD_*, RA_PERIOD)."""
+    if key == "DHCP_SERVER":
+        if raw not in ("snf-dhcpd", "nfdhcpd"):
+            raise ValueError("expected snf-dhcpd or nfdhcpd")
+        return raw
+    if key in ("DHCP_NAMESERVERS", "DHCP_NAMESERVERS6", "DHCP_SERVER_IP"):
+        version = 6 if key.endswith("6") else 4
+        found = []
+        for word in raw.replace(",", " ").split():
+            try:
+                address = ip_address(word)
+            except ValueError:
+                raise ValueError(f"{shown(word)} is not an address") from None
+            if address.version != version:
+                raise ValueError(f"{shown(word)} is not an IPv{version} address")
+            found.append(str(address))
+        if key == "DHCP_SERVER_IP":
+            if len(found) > 1:
+                raise ValueError("one address only")
+            return found[0] if found else ""
+        return tuple(found)
+    if key in ("DHCP_DOMAIN", "DHCP_DOMAINS6"):
+        domains = raw.replace(",", " ").split()
+        for domain in domains:
+            if not is_host_name(domain):
+                raise ValueError(f"{shown(domain)} is not a domain name")
+        if key == "DHCP_DOMAIN":
+            if len(domains) > 1:
+                raise ValueError("one domain only (DHCP_DOMAINS6 takes a list)")
+            return domains[0].rstrip(".") if domains else ""
+        return tuple(domain.rstrip(".") for domain in domains)
+    if key in ("DHCP_LEASE_TIME", "DHCP_RENEWAL_TIME", "RA_PERIOD"):
+        number = _number(raw, int)
+        if not 0 < number < 2**31:
+            raise ValueError("not a positive number of seconds")
+        if key == "RA_PERIOD" and number < 4:
+            raise ValueError("router advertisements come at most every 4 seconds")
+        return number
+    if key in ("DHCPD_IPV4", "DHCPD_IPV6"):
+        if raw.lower() in ("yes", "true", "1", "on"):
+            return True
+        if raw.lower() in ("no", "false", "0", "off"):
+            return False
+        raise ValueError("expected yes or no")
+    raise AssertionError(f"no conversion for {key}")  # pragma: no cover
 
 
 def _convert(key: str, raw: str) -> object:
@@ -245,6 +309,8 @@ def _convert(key: str, raw: str) -> object:
         if not 0 < seconds <= 3600:
             raise ValueError("not a number of seconds between 0 and 3600")
         return seconds
+    if key.startswith(("DHCP", "RA_")):
+        return _dhcpd_value(key, raw)
     if key in ("SYSLOG", "DEBUG"):
         if raw.lower() in ("yes", "true", "1", "on"):
             return True

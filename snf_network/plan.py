@@ -158,13 +158,13 @@ class Facts(Value):
     """What the engine read from the host before planning (features stay pure)."""
 
     __slots__ = ("interface_exists", "interface_mac", "uplinks4", "uplinks6", "bridge_mtu", "profiles",
-                 "interface_kind", "local_routes", "next_hops", "node_uplinks")
+                 "interface_kind", "local_routes", "next_hops", "node_uplinks", "uplink_mtu")
 
     def __init__(self, interface_exists: bool = True, interface_mac: str = "", uplinks4: tuple[str, ...] = (),
                  uplinks6: tuple[str, ...] = (), bridge_mtu: int = 0,
                  profiles: tuple[str, ...] = ("protected", "limited", "unprotected"), interface_kind: str = "tap",
                  local_routes: tuple[tuple[str, str, str], ...] = (), next_hops: tuple[tuple[str, str, str], ...] = (),
-                 node_uplinks: tuple[tuple[str, str], ...] = ()) -> None:
+                 node_uplinks: tuple[tuple[str, str], ...] = (), uplink_mtu: int = 0) -> None:
         self.interface_exists = interface_exists
         self.interface_mac = interface_mac
         self.uplinks4 = uplinks4  # devices of the default routes in table LINK
@@ -176,6 +176,7 @@ class Facts(Value):
         self.local_routes = local_routes  # (address, type, device): the NIC's addresses that are the node's own
         self.next_hops = next_hops  # (gateway, device, table) of table LINK's routes (routed NICs) and main's
         self.node_uplinks = node_uplinks  # (device, table) of the default routes of LINK and of main (IPv4)
+        self.uplink_mtu = uplink_mtu  # the smallest MTU of table LINK's default-route devices (0: none)
 
 
 class Plan:

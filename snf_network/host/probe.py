@@ -70,6 +70,10 @@ def facts(host: Host, nic: Nic, cfg: Config, needs: frozenset[str]) -> Facts:
     bridge_mtu = 0
     if "bridge_mtu" in needs and nic.link and host.is_bridge(nic.link):
         bridge_mtu = int(host.link_attribute(nic.link, "mtu") or 0)
+    uplink_mtu = 0
+    if "uplink_mtu" in needs and nic.mode == "routed" and nic.link:
+        mtus = [int(host.link_attribute(device, "mtu") or 0) for device in _uplinks(host, by_table, 4, nic.link)]
+        uplink_mtu = min((mtu for mtu in mtus if mtu), default=0)
     return Facts(
         interface_exists=exists,
         interface_mac=host.link_attribute(tap, "address") if exists and "interface_mac" in needs else "",
@@ -81,6 +85,7 @@ def facts(host: Host, nic: Nic, cfg: Config, needs: frozenset[str]) -> Facts:
         local_routes=tuple(local_routes),
         next_hops=tuple(dict.fromkeys(next_hops)),
         node_uplinks=tuple(dict.fromkeys(node_uplinks)),
+        uplink_mtu=uplink_mtu,
     )
 
 

@@ -1,0 +1,59 @@
+"""snf-dhcpd's status file: what it serves, for ``snf-network status`` and ``snf-dhcpd --dump``.
+
+JSON, written atomically (a temporary file renamed over it) whenever the
+served table changes, removed when the daemon stops:
+``{"pid": N, "interfaces": {"tap1": {"served": true, "reason": "", ...}}}``.
+A file whose pid is not running is a daemon that died: nothing is served.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+
+def write(path: str, rows: dict[str, dict[str, object]]) -> None:
+    directory = os.path.dirname(path)
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump({"pid": os.getpid(), "interfaces": rows}, handle, indent=1, sort_keys=True)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, path)
+
+
+def remove(path: str) -> None:
+    if path:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def read(path: str) -> dict[str, dict[str, object]] | None:
+    """The served table, or None when no snf-dhcpd is running."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            content = json.load(handle)
+        pid = int(content["pid"])
+        rows = content["interfaces"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # running, as another user
+    return rows if isinstance(rows, dict) else None
+
+
+def lines(rows: dict[str, dict[str, object]]) -> list[str]:
+    out = []
+    for name, row in rows.items():
+        if row.get("served"):
+            out.append(f"{name}: served {row.get('mac')} {row.get('hostname')} ip {row.get('ip') or '-'} "
+                       f"subnet6 {row.get('subnet6') or '-'} via {row.get('indev')} "
+                       f"({row.get('answered')} answered, {row.get('ignored')} ignored)")
+        else:
+            out.append(f"{name}: not served: {row.get('reason')}")
+    return out
