@@ -57,3 +57,15 @@ def lines(rows: dict[str, dict[str, object]]) -> list[str]:
         else:
             out.append(f"{name}: not served: {row.get('reason')}")
     return out
+
+
+def describe(rows: dict[str, dict[str, object]] | None, interface: str) -> str:
+    """One interface's line for ``snf-network status``."""
+    if rows is None:
+        return "snf-dhcpd is not running"
+    row = rows.get(interface)
+    if row is None:
+        return "not served: snf-dhcpd has no binding for it"
+    if row.get("served"):
+        return f"served by snf-dhcpd ({row.get('answered')} answered, {row.get('ignored')} ignored)"
+    return f"not served: {row.get('reason')}"

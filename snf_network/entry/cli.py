@@ -22,6 +22,7 @@ import click
 from snf_network import checks, config, engine, features, log, record
 from snf_network import nic as nic_module
 from snf_network.config import Config
+from snf_network.dhcpd import status as dhcpd_status
 from snf_network.errors import InputError, SnfNetworkError
 from snf_network.host import Host
 from snf_network.host.backends import BACKENDS, of_kinds
@@ -100,11 +101,14 @@ def status_command(obj: Context, verbose: bool, interfaces: tuple[str, ...]) -> 
         records = [r for r in records if r.interface in interfaces]
     if not records:
         click.echo("no managed interfaces")
+    served = dhcpd_status.read(obj.cfg.DHCPD_STATUS_FILE) if obj.cfg.DHCP_SERVER == "snf-dhcpd" else None
     for entry in records:
         nic = entry.nic
         state = "" if entry.complete else " (incomplete: a change was interrupted)"
         click.echo(f"{entry.interface}: {nic.instance} {nic.mac} {nic.mode} {nic.link or '-'} "
                    f"[{', '.join(entry.features) or 'nothing'}] {len(entry.items)} items{state}")
+        if "nfdhcpd" in entry.features and obj.cfg.DHCP_SERVER == "snf-dhcpd":
+            click.echo(f"  dhcp: {dhcpd_status.describe(served, entry.interface)}")
         if verbose:
             for item in entry.items:
                 click.echo(f"  {item.describe()}")
