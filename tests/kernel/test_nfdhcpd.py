@@ -1,4 +1,4 @@
-"""The nfdhcpd tag's queues, and the shipped ifup-extra example."""
+"""The nfdhcpd tag's queues (DHCP_SERVER=nfdhcpd), and the shipped ifup-extra example."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def kernel_queues(lab: Lab) -> bool:
 
 
 def test_queues_for_nfdhcpd_or_a_warning_where_the_kernel_cannot(lab: Lab) -> None:
-    lab.build()
+    lab.build(extra_config="DHCP_SERVER=nfdhcpd\n")  # GRNET's daemon: today's queue rules
     vm = lab.add_vm(1, "aa:00:00:12:34:56")
     lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip="192.0.2.10", tags="ip-less-routed nfdhcpd"))
     chain = lab.ns(lab.node, "nft", "list", "chain", "inet", "snf", "nfdhcpd").stdout

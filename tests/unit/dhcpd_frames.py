@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 
 logging.getLogger("scapy").setLevel(logging.ERROR)
@@ -26,7 +27,7 @@ def mac_text(mac: bytes) -> str:
 
 def link_local(mac: bytes) -> str:
     eui = bytes([mac[0] ^ 2]) + mac[1:3] + b"\xff\xfe" + mac[3:6]
-    return "fe80::" + ":".join(eui[i : i + 2].hex() for i in range(0, 8, 2))
+    return str(ipaddress.IPv6Address(bytes.fromhex("fe80000000000000") + eui))
 
 
 def dhcp(mac: bytes, kind: str, chaddr: bytes | None = None, **options: object) -> bytes:

@@ -22,12 +22,22 @@ BUILTIN = tuple(profiles.BUILTIN.items())
 
 def test_ruleset_marker_follows_the_configuration_and_the_profiles() -> None:
     default = config.from_text("")
-    changed = config.from_text("NFDHCPD_DHCP_QUEUE=7")
+    changed = config.from_text("DHCP_SERVER=nfdhcpd\nNFDHCPD_DHCP_QUEUE=7")
     assert nft.marker(default, BUILTIN) == nft.marker(config.from_text(""), BUILTIN)
     assert nft.marker(default, BUILTIN) != nft.marker(changed, BUILTIN)
     assert nft.marker(default, BUILTIN) != nft.marker(default, (*BUILTIN, ("web", ("tcp dport 80 accept",))))
     assert "queue num 7" in nft.ruleset(changed, BUILTIN)
     assert "queue" not in nft.ruleset(changed, BUILTIN, with_queues=False)
+
+
+def test_snf_dhcpd_gets_drop_rules_for_what_it_answers_and_no_queues() -> None:
+    for with_queues in (True, False):
+        text = nft.ruleset(config.from_text(""), BUILTIN, with_queues=with_queues)
+        assert "queue" not in text
+        for rule in ("iifname @dhcp_ports udp dport 67 drop", "iifname @dhcp_ports icmpv6 type nd-router-solicit drop",
+                     "iifname @dhcp_ports udp dport 547 drop"):
+            assert rule in text
+        assert "nd-neighbor-solicit drop" not in text  # the kernel answers for the tap's link-local
 
 
 def test_every_profile_is_stateful_and_lets_icmp_through() -> None:
