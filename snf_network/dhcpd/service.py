@@ -86,6 +86,7 @@ class DhcpService(Service):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.netlink: socket.socket | None = None
         self.started = time.time()
+        self.done = asyncio.Event()
 
     # -- lifetime -------------------------------------------------------------
     async def serve(self) -> None:
@@ -97,15 +98,21 @@ class DhcpService(Service):
         self._watch(self.cfg.NFDHCPD_STATE_DIR)
         self.rescan()
         try:
-            while True:
-                await asyncio.sleep(self.settings.ra_period)
-                self.advertise_all()
+            while not self.done.is_set():
+                try:
+                    await asyncio.wait_for(self.done.wait(), self.settings.ra_period)
+                except TimeoutError:
+                    self.advertise_all()
         finally:
             self.stop()
 
     async def reload(self) -> None:
         cfg = config_module.load(self.config_env)
         settings = Settings.from_config(cfg)  # raises on a bad file: the old one keeps running
+        if cfg.DHCP_SERVER != "snf-dhcpd":
+            self.logger.info(f"DHCP_SERVER is {cfg.DHCP_SERVER} now: stopping")
+            self.done.set()
+            return
         moved = cfg.NFDHCPD_STATE_DIR != self.cfg.NFDHCPD_STATE_DIR
         self.cfg, self.settings = cfg, settings
         if moved:

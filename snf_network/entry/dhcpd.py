@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in status.lines(rows):
             print(line)
         return 0
+    if cfg.DHCP_SERVER != "snf-dhcpd":
+        print(f"snf-dhcpd: DHCP_SERVER is {cfg.DHCP_SERVER}: nothing to serve", file=sys.stderr)
+        return 0
     from snf_network.dhcpd.service import DhcpService
     from snf_network.services.daemon import run, setup_logging
 

@@ -29,7 +29,7 @@ PYTHON = "/usr/bin/python3"
 BUILD_TIMEOUT = 300
 
 PROGRAMS = ("kvm-vif-bridge", "kvm-ifdown-custom", "vif-custom", "snf-network-hook", "snf-network-dnshook",
-            "snf-network")
+            "snf-network", "snf-dhcpd")
 
 # Where Ganeti and Xen look -> the program in /usr/bin it must reach.
 GANETI_LINKS = {
@@ -296,7 +296,7 @@ def test_logrotate_next_to_ganeti(package: Package, tmp_path: Path) -> None:
 # -- upgrade from GRNET's snf-network, man pages, units, lintian ------------
 
 MAN_PAGES = ("snf-network", "kvm-vif-bridge", "kvm-ifdown-custom", "vif-custom", "snf-network-hook",
-             "snf-network-dnshook")
+             "snf-network-dnshook", "snf-dhcpd")
 # GRNET's snf-network 0.16.x shipped these as conffiles; we ship links there
 # (or nothing: ifup-extra), so dpkg-maintscript-helper must take them over.
 OLD_CONFFILES = ("/etc/ganeti/kvm-ifup-custom", "/etc/ganeti/kvm-ifdown-custom", "/etc/ganeti/ifup-extra",
@@ -399,7 +399,19 @@ def test_reapply_unit(package: Package) -> None:
     postinst = _control_file(package, "postinst")
     assert "deb-systemd-helper enable 'snf-network-reapply.service'" in postinst
     # Enabled, not started by the package (see debian/rules).
-    assert "deb-systemd-invoke start" not in postinst
+    assert not [line for line in postinst.splitlines() if "deb-systemd-invoke" in line and "reapply" in line]
+
+
+def test_dhcpd_unit_runs_unprivileged_with_raw_sockets_only(package: Package) -> None:
+    path = "/lib/systemd/system/snf-dhcpd.service"
+    assert path in package.entries, f"{path} is not installed"
+    unit = _inside(package, path).read_text()
+    for line in ("ExecStart=/usr/bin/snf-dhcpd --foreground", "Restart=on-failure", "User=snf-dhcpd",
+                 "AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN", "CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN",
+                 "ExecReload=/bin/kill -HUP $MAINPID", "WantedBy=multi-user.target"):
+        assert f"\n{line}\n" in unit, f"{path} lacks {line}"
+    assert "deb-systemd-helper enable 'snf-dhcpd.service'" in _control_file(package, "postinst")
+    assert package.entries["/var/lib/nfdhcpd"].kind == "d"
 
 
 def test_docs_and_log_directory(package: Package) -> None:
