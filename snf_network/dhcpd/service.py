@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import stat
+import struct
 import time
 
 from snf_network import config as config_module
@@ -37,18 +38,29 @@ from snf_network.dhcpd.protocol import Settings, answer, router_advertisement
 from snf_network.services.daemon import Service
 
 NETLINK_ROUTE, RTMGRP_LINK = 0, 1
+RTM_NEWLINK, RTM_DELLINK, IFLA_IFNAME = 16, 17, 3
+NLMSG = struct.Struct("IHHII")
+IFINFO = struct.Struct("BxHiII")
 BATCH = 64  # frames read per wake-up of one socket, so one noisy NIC cannot starve the others
 
 
-class Served:
-    """One interface's binding, and its socket once the interface exists."""
+class Port:
+    """A packet socket on one interface (by its index: a tap recreated under the same name gets a new one)."""
 
-    __slots__ = ("binding", "sock", "ifindex", "server_mac", "reason", "answered", "ignored")
+    __slots__ = ("name", "ifindex", "sock", "unbound_since")
+
+    def __init__(self, name: str, ifindex: int, sock: socket.socket) -> None:
+        self.name, self.ifindex, self.sock = name, ifindex, sock
+        self.unbound_since = 0.0  # when its binding went (0: it has one); closed a while later
+
+
+class Served:
+    """One interface's binding, what it was answered, and why it is not served when it is not."""
+
+    __slots__ = ("binding", "server_mac", "reason", "answered", "ignored")
 
     def __init__(self, binding: Binding) -> None:
         self.binding = binding
-        self.sock: socket.socket | None = None
-        self.ifindex = 0
         self.server_mac = b""
         self.reason = "its interface does not exist"
         self.answered = 0
@@ -72,6 +84,30 @@ def ifindex(name: str) -> int:
         return 0
 
 
+def link_messages(data: bytes) -> list[tuple[int, int, str]]:
+    """(RTM_NEWLINK or RTM_DELLINK, ifindex, name) of each link message in a netlink read."""
+    found = []
+    at = 0
+    while at + NLMSG.size <= len(data):
+        length, kind, _, _, _ = NLMSG.unpack_from(data, at)
+        if length < NLMSG.size or at + length > len(data):
+            break
+        if kind in (RTM_NEWLINK, RTM_DELLINK) and length >= NLMSG.size + IFINFO.size:
+            _, _, index, _, _ = IFINFO.unpack_from(data, at + NLMSG.size)
+            name = ""
+            attr = at + NLMSG.size + IFINFO.size
+            while attr + 4 <= at + length:
+                size, code = struct.unpack_from("HH", data, attr)
+                if size < 4:
+                    break
+                if code == IFLA_IFNAME:
+                    name = data[attr + 4 : attr + size].rstrip(b"\0").decode("utf-8", "replace")
+                attr += (size + 3) & ~3
+            found.append((kind, index, name))
+        at += (length + 3) & ~3
+    return found
+
+
 class DhcpService(Service):
     name = "snf-dhcpd"
 
@@ -81,6 +117,9 @@ class DhcpService(Service):
         self.logger = logger
         self.config_env = config_env
         self.served: dict[str, Served] = {}
+        self.ports: dict[str, Port] = {}  # by interface name
+        self.by_index: dict[int, Port] = {}
+        self.publishing = False
         self.rejected: dict[str, str] = {}  # binding files we could not read, and why
         self.watch: Watch | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -103,6 +142,7 @@ class DhcpService(Service):
                     await asyncio.wait_for(self.done.wait(), self.settings.ra_period)
                 except TimeoutError:
                     self.advertise_all()
+                    self._close_idle()
         finally:
             self.stop()
 
@@ -113,17 +153,22 @@ class DhcpService(Service):
             self.logger.info(f"DHCP_SERVER is {cfg.DHCP_SERVER} now: stopping")
             self.done.set()
             return
+        start = time.perf_counter()
         moved = cfg.NFDHCPD_STATE_DIR != self.cfg.NFDHCPD_STATE_DIR
         self.cfg, self.settings = cfg, settings
         if moved:
             for name in list(self.served):
                 self.forget(name)
             self._watch(cfg.NFDHCPD_STATE_DIR)
-        self.rescan()
+        self.rescan(quiet=True)
+        self.logger.info(f"reload: {len(self.served)} bindings read in {(time.perf_counter() - start) * 1000:.1f} ms")
 
     def stop(self) -> None:
-        for name in list(self.served):
-            self._close(self.served[name])
+        for port in list(self.ports.values()):
+            self.ports.pop(port.name)
+            if self.loop is not None:
+                self.loop.remove_reader(port.sock.fileno())
+            port.sock.close()
         if self.watch is not None and self.loop is not None:
             self.loop.remove_reader(self.watch.fd)
             self.watch.close()
@@ -162,9 +207,9 @@ class DhcpService(Service):
                 self.forget(name)
                 changed = True
         if changed:
-            self.publish()
+            self._publish_soon()
 
-    def rescan(self) -> None:
+    def rescan(self, quiet: bool = False) -> None:
         directory = self.cfg.NFDHCPD_STATE_DIR
         try:
             names = set(os.listdir(directory))
@@ -174,10 +219,10 @@ class DhcpService(Service):
             self.forget(name)
         self.rejected = {name: why for name, why in self.rejected.items() if name in names}
         for name in sorted(names):
-            self.learn(name)
+            self.learn(name, quiet)
         self.publish()
 
-    def learn(self, name: str) -> None:
+    def learn(self, name: str, quiet: bool = False) -> None:
         """(Re)read the binding file ``name``; serve it if its interface exists."""
         if name.startswith(".") or "/" in name:
             return  # an editor's or a writer's temporary file
@@ -206,39 +251,66 @@ class DhcpService(Service):
             current = self.served[name] = Served(binding)
         else:
             current.binding = binding
-        self.logger.info(f"{name}: binding {binding.describe()}")
+        if not quiet:
+            self.logger.info(f"{name}: binding {binding.describe()}")
         self._connect(current)
 
     def forget(self, name: str) -> None:
         self.rejected.pop(name, None)
         entry = self.served.pop(name, None)
         if entry is not None:
-            self._close(entry)
+            self._unbind(name)
             self.logger.info(f"{name}: binding removed")
 
     # -- interfaces -----------------------------------------------------------
     def _on_link_change(self) -> None:
         assert self.netlink is not None
-        try:
-            while self.netlink.recv(65536):
-                pass
-        except BlockingIOError:
-            pass
-        except OSError:  # ENOBUFS: we missed messages; the refresh reads the truth anyway
-            pass
+        resync = False
+        while True:
+            try:
+                data = self.netlink.recv(1 << 16)
+            except BlockingIOError:
+                break
+            except OSError:  # ENOBUFS: messages were lost; read the truth instead
+                resync = True
+                break
+            for kind, index, name in link_messages(data):
+                self._link(kind, index, name)
+        if resync:
+            self._resync()
+        self._publish_soon()
+
+    def _link(self, kind: int, index: int, name: str) -> None:
+        port = self.by_index.get(index)
+        if port is not None and (kind == RTM_DELLINK or port.name != name):
+            self._close(port)  # gone, or renamed: the socket is bound to what is no longer that name
+        if kind != RTM_NEWLINK:
+            entry = self.served.get(name)
+            if entry is not None:
+                entry.reason = "its interface does not exist"
+            return
+        entry = self.served.get(name)
+        if entry is not None:
+            port = self.ports.get(name)
+            if port is not None and port.ifindex != index:
+                self._close(port)
+            self._connect(entry)
+        for other in self.served.values():  # a bridge's address may have changed
+            if other.binding.indev == name and other.binding.indev != other.binding.interface:
+                other.server_mac = link_mac(name) or other.server_mac
+
+    def _resync(self) -> None:
+        for port in list(self.ports.values()):
+            if ifindex(port.name) != port.ifindex:
+                self._close(port)
         for entry in self.served.values():
             self._connect(entry)
-        self.publish()
 
     def _connect(self, entry: Served) -> None:
-        """Match ``entry``'s socket to its interface as the kernel has it now."""
+        """Serve ``entry`` on its interface's socket, opening it if it has none."""
         name = entry.binding.interface
-        index = ifindex(name)
-        if entry.sock is not None and index == entry.ifindex:
-            entry.server_mac = link_mac(entry.binding.indev) or entry.server_mac
-            return
-        if entry.sock is not None:
-            self._close(entry)
+        port = self.ports.get(name)
+        index = port.ifindex if port is not None else ifindex(name)
         if not index:
             entry.reason = "its interface does not exist"
             return
@@ -246,32 +318,46 @@ class DhcpService(Service):
         if not entry.server_mac:
             entry.reason = f"INDEV {entry.binding.indev} does not exist"
             return
-        try:
-            sock = bpf.open_socket(name)
-        except OSError as exc:
-            entry.reason = f"cannot open a packet socket: {exc.strerror or exc}"
-            self.logger.warning(f"{name}: {entry.reason}")
-            return
-        entry.sock, entry.ifindex, entry.reason = sock, index, ""
-        assert self.loop is not None
-        self.loop.add_reader(sock.fileno(), self._on_frames, entry)
+        if port is None:
+            try:
+                sock = bpf.open_socket(name)
+            except OSError as exc:
+                entry.reason = f"cannot open a packet socket: {exc.strerror or exc}"
+                self.logger.warning(f"{name}: {entry.reason}")
+                return
+            port = self.ports[name] = self.by_index[index] = Port(name, index, sock)
+            assert self.loop is not None
+            self.loop.add_reader(sock.fileno(), self._on_frames, port)
+        port.unbound_since = 0.0
+        entry.reason = ""
         self.advertise(entry)  # a new NIC gets its prefix without waiting for RA_PERIOD
 
-    def _close(self, entry: Served) -> None:
-        sock, entry.sock, entry.ifindex = entry.sock, None, 0
-        entry.reason = "its interface does not exist"
-        if sock is None or self.loop is None:
+    def _unbind(self, name: str) -> None:
+        """The binding went: its socket stays a while (reading and dropping), in case it comes back."""
+        port = self.ports.get(name)
+        if port is not None:
+            port.unbound_since = time.monotonic()
+
+    def _close(self, port: Port) -> None:
+        self.ports.pop(port.name, None)
+        self.by_index.pop(port.ifindex, None)
+        if self.loop is None:
+            port.sock.close()
             return
-        self.loop.remove_reader(sock.fileno())
+        self.loop.remove_reader(port.sock.fileno())
         # Closing a packet socket waits for an RCU grace period (ms): not in the loop.
-        self.loop.run_in_executor(None, sock.close)
+        self.loop.run_in_executor(None, port.sock.close)
+
+    def _close_idle(self) -> None:
+        """Close the sockets of interfaces that have had no binding for a whole RA_PERIOD."""
+        limit = time.monotonic() - self.settings.ra_period
+        for port in list(self.ports.values()):
+            if port.unbound_since and port.unbound_since < limit:
+                self._close(port)
 
     # -- packets --------------------------------------------------------------
-    def _on_frames(self, entry: Served) -> None:
-        sock = entry.sock
-        if sock is None:
-            return
-        name = entry.binding.interface
+    def _on_frames(self, port: Port) -> None:
+        sock, name = port.sock, port.name
         for _ in range(BATCH):
             try:
                 data = sock.recv(bpf.SNAP)
@@ -279,8 +365,13 @@ class DhcpService(Service):
                 return
             except OSError as exc:  # ENETDOWN: the interface went away under the socket
                 self.logger.info(f"{name}: {exc.strerror}")
-                self._connect(entry)
+                self._resync()
                 return
+            entry = self.served.get(name)
+            if entry is None or port.unbound_since:
+                continue  # no binding (any more): nothing answers it
+            if not self.publishing:
+                self._publish_soon(1.0)  # the counters
             reply = answer(data, entry.binding, self.settings, entry.server_mac)
             if reply.ignored:
                 entry.ignored += 1
@@ -295,12 +386,13 @@ class DhcpService(Service):
 
     def advertise(self, entry: Served) -> None:
         binding = entry.binding
-        if entry.sock is None or binding.subnet6 is None or binding.bridged or not self.settings.ipv6:
+        port = self.ports.get(binding.interface)
+        if port is None or entry.reason or binding.subnet6 is None or binding.bridged or not self.settings.ipv6:
             return
         frame = router_advertisement(binding, self.settings, entry.server_mac, codec.ALL_NODES,
                                      codec.multicast_mac(codec.ALL_NODES))
         try:
-            entry.sock.send(frame)
+            port.sock.send(frame)
         except OSError as exc:
             self.logger.warning(f"{binding.interface}: cannot send a router advertisement: {exc.strerror}")
 
@@ -314,7 +406,7 @@ class DhcpService(Service):
         for name, entry in sorted(self.served.items()):
             binding = entry.binding
             rows[name] = {
-                "served": entry.sock is not None, "reason": entry.reason, "mac": binding.mac.hex(":"),
+                "served": not entry.reason, "reason": entry.reason, "mac": binding.mac.hex(":"),
                 "hostname": binding.hostname, "ip": str(binding.ip or ""), "subnet6": str(binding.subnet6 or ""),
                 "indev": binding.indev, "answered": entry.answered, "ignored": entry.ignored,
             }
@@ -322,7 +414,14 @@ class DhcpService(Service):
             rows[name] = {"served": False, "reason": f"bad binding file: {reason}"}
         return rows
 
+    def _publish_soon(self, delay: float = 0.05) -> None:
+        """Write the status file shortly, once for a burst of changes: never on a request's path."""
+        if not self.publishing and self.loop is not None:
+            self.publishing = True
+            self.loop.call_later(delay, self.publish)
+
     def publish(self) -> None:
+        self.publishing = False
         if not self.cfg.DHCPD_STATUS_FILE:
             return
         try:

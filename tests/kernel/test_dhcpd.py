@@ -160,8 +160,8 @@ def test_a_nic_brought_up_live_is_served_and_after_ifdown_nothing_answers(node: 
     lab = node.lab
     vm, env = node.vm()
     # At once: udhcpc's first DISCOVER (one try, a second's wait) is answered.
-    assert node.daemon.served(vm.tap)
     assert udhcpc(lab, vm, tries=1) is not None
+    node.daemon.wait_for(lambda: node.daemon.served(vm.tap), "the status file", seconds=1.0)
     lab.program("kvm-ifdown-custom", env, vm.tap, "true")
     node.daemon.wait_for(lambda: not node.daemon.served(vm.tap), "the binding to go")
     assert udhcpc(lab, vm, tries=2) is None
