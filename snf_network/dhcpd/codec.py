@@ -1,9 +1,11 @@
 """The frames snf-dhcpd reads and writes, parsed and built with ``struct``.
 
 Chosen over scapy (which nfdhcpd used) by measurement (bench/dhcp.py
-``codec``): scapy takes about a second and 60+ MB to import and tens of
-microseconds to dissect one DHCP request; this takes about a millisecond to
-import and a few microseconds per frame. It knows only what the responder
+``--only codec``, this machine): to dissect a DISCOVER and build its OFFER
+scapy takes 0.72 ms, this 0.011 ms (65 times less); a fresh interpreter
+answering once takes 155 ms with scapy's layers imported and 57 ms with this;
+resident memory 35 MB against 16.5 MB. A daemon that must survive a flood of
+requests from any tenant cannot spend 0.7 ms of CPU per frame. It knows only what the responder
 needs: Ethernet II, IPv4 (no fragments), IPv6 (no extension headers), UDP,
 BOOTP/DHCP options, ICMPv6 RS/NS, DHCPv6 messages. Every parser raises
 ``Malformed`` (and nothing else) for a frame it cannot read.
@@ -172,6 +174,16 @@ def checksum(data: bytes) -> int:
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
+
+
+def patch_checksum(value: int, words: bytes) -> int:
+    """A checksum over data that had zeros where ``words`` now are (RFC 1624, eqn. 3), never 0 (UDP)."""
+    total = ~value & 0xFFFF
+    for (word,) in struct.iter_unpack("!H", words):
+        total += word
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return (~total & 0xFFFF) or 0xFFFF
 
 
 def udp4_frame(src_mac: bytes, dst_mac: bytes, src: bytes, dst: bytes, sport: int, dport: int,

@@ -59,12 +59,24 @@ class Reply:
     ignored: str = ""  # why nothing was sent, for the log; '' when answered
 
 
-def answer(data: bytes, binding: Binding, settings: Settings, server_mac: bytes) -> Reply:
-    """The replies to one frame that came in on ``binding``'s interface."""
+# Where the xid and the UDP checksum are in a DHCP reply we built (20-byte IPv4 header).
+XID_AT = 14 + 20 + 8 + 4
+UDP_SUM_AT = 14 + 20 + 6
+
+
+def answer(data: bytes, binding: Binding, settings: Settings, server_mac: bytes,
+           cache: dict[tuple[object, ...], bytes] | None = None) -> Reply:
+    """The replies to one frame that came in on ``binding``'s interface.
+
+    ``cache`` (for one binding, settings and server MAC: the caller drops it
+    when any changes) keeps DHCP replies built with a zero xid: a client's
+    next request of the same kind differs only there, and costs a patch of
+    the xid and of the UDP checksum instead of a whole build.
+    """
     try:
         frame = codec.ethernet(data)
         if frame.ethertype == codec.ETH_IP:
-            return _dhcp4(frame, binding, settings, server_mac)
+            return _dhcp4(frame, binding, settings, server_mac, cache)
         if frame.ethertype == codec.ETH_IPV6:
             return _ipv6(frame, binding, settings, server_mac)
         return Reply(ignored="neither IPv4 nor IPv6")
@@ -90,7 +102,8 @@ def server_address(binding: Binding, settings: Settings) -> bytes:
     return (binding.subnet.network_address + 1).packed
 
 
-def _dhcp4(frame: codec.Frame, binding: Binding, settings: Settings, server_mac: bytes) -> Reply:
+def _dhcp4(frame: codec.Frame, binding: Binding, settings: Settings, server_mac: bytes,
+           cache: dict[tuple[object, ...], bytes] | None) -> Reply:
     _, _, _, dport, payload = codec.udp4(frame)
     if dport != 67:
         return Reply(ignored="not to the DHCP server port")
@@ -106,13 +119,35 @@ def _dhcp4(frame: codec.Frame, binding: Binding, settings: Settings, server_mac:
         return Reply(ignored=f"DHCP {'DECLINE' if kind == codec.DECLINE else 'RELEASE'}: nothing to do")
     if binding.ip is None or binding.subnet is None:
         return Reply(ignored="the binding has no IP or SUBNET")
+    if cache is None:
+        return _build4(frame, request, binding, settings, server_mac)
+    key = (kind, request.flags, request.ciaddr, request.options.get(50), request.options.get(54), frame.src,
+           request.chaddr)
+    template = cache.get(key)
+    if template is None:
+        reply = _build4(frame, request, binding, settings, server_mac, xid=b"\0" * 4)
+        if reply.ignored:
+            return reply
+        if len(cache) > 64:  # a client varying its requests must not grow this without end
+            cache.clear()
+        template = cache[key] = reply.frames[0]
+    checksum = codec.patch_checksum(int.from_bytes(template[UDP_SUM_AT : UDP_SUM_AT + 2], "big"), request.xid)
+    return Reply((template[:UDP_SUM_AT] + checksum.to_bytes(2, "big") + template[UDP_SUM_AT + 2 : XID_AT]
+                  + request.xid + template[XID_AT + 4 :],))
+
+
+def _build4(frame: codec.Frame, request: codec.Dhcp, binding: Binding, settings: Settings, server_mac: bytes,
+            xid: bytes | None = None) -> Reply:
+    assert binding.ip is not None and binding.subnet is not None
+    kind = request.message_type
+    xid = request.xid if xid is None else xid
     server = server_address(binding, settings)
     ip = binding.ip.packed
     mac = request.chaddr
     if kind == codec.INFORM:
         options = [(53, bytes([codec.ACK])), (54, server), *_names(binding, settings)]
         target = request.ciaddr if request.ciaddr != ZERO4 else ip
-        body = codec.dhcp_payload(2, request.xid, request.flags, request.ciaddr, ZERO4, ZERO4, mac, options)
+        body = codec.dhcp_payload(2, xid, request.flags, request.ciaddr, ZERO4, ZERO4, mac, options)
         return Reply((codec.udp4_frame(server_mac, frame.src, server, target, 67, 68, body),))
     if kind == codec.DISCOVER:
         reply_type = codec.OFFER
@@ -123,7 +158,7 @@ def _dhcp4(frame: codec.Frame, binding: Binding, settings: Settings, server_mac:
             return Reply(ignored="REQUEST for another server")
         if wanted != ip:
             options = [(53, bytes([codec.NAK])), (54, server)]
-            body = codec.dhcp_payload(2, request.xid, 0x8000, ZERO4, ZERO4, ZERO4, mac, options)
+            body = codec.dhcp_payload(2, xid, 0x8000, ZERO4, ZERO4, ZERO4, mac, options)
             return Reply((codec.udp4_frame(server_mac, codec.BROADCAST_MAC, server, b"\xff" * 4, 67, 68, body),))
         reply_type = codec.ACK
     else:
@@ -143,7 +178,7 @@ def _dhcp4(frame: codec.Frame, binding: Binding, settings: Settings, server_mac:
     if binding.mtu:
         options.append((26, struct.pack("!H", binding.mtu)))
     options += _names(binding, settings)
-    body = codec.dhcp_payload(2, request.xid, request.flags, request.ciaddr, ip, ZERO4, mac, options)
+    body = codec.dhcp_payload(2, xid, request.flags, request.ciaddr, ip, ZERO4, mac, options)
     return Reply((codec.udp4_frame(server_mac, frame.src, server, ip, 67, 68, body),))
 
 

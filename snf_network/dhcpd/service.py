@@ -57,10 +57,11 @@ class Port:
 class Served:
     """One interface's binding, what it was answered, and why it is not served when it is not."""
 
-    __slots__ = ("binding", "server_mac", "reason", "answered", "ignored")
+    __slots__ = ("binding", "server_mac", "reason", "answered", "ignored", "cache")
 
     def __init__(self, binding: Binding) -> None:
         self.binding = binding
+        self.cache: dict[tuple[object, ...], bytes] = {}  # protocol.answer's, for this binding and server MAC
         self.server_mac = b""
         self.reason = "its interface does not exist"
         self.answered = 0
@@ -156,6 +157,8 @@ class DhcpService(Service):
         start = time.perf_counter()
         moved = cfg.NFDHCPD_STATE_DIR != self.cfg.NFDHCPD_STATE_DIR
         self.cfg, self.settings = cfg, settings
+        for entry in self.served.values():
+            entry.cache = {}
         if moved:
             for name in list(self.served):
                 self.forget(name)
@@ -250,7 +253,7 @@ class DhcpService(Service):
         if current is None:
             current = self.served[name] = Served(binding)
         else:
-            current.binding = binding
+            current.binding, current.cache = binding, {}
         if not quiet:
             self.logger.info(f"{name}: binding {binding.describe()}")
         self._connect(current)
@@ -297,7 +300,7 @@ class DhcpService(Service):
             self._connect(entry)
         for other in self.served.values():  # a bridge's address may have changed
             if other.binding.indev == name and other.binding.indev != other.binding.interface:
-                other.server_mac = link_mac(name) or other.server_mac
+                other.server_mac, other.cache = link_mac(name) or other.server_mac, {}
 
     def _resync(self) -> None:
         for port in list(self.ports.values()):
@@ -314,7 +317,9 @@ class DhcpService(Service):
         if not index:
             entry.reason = "its interface does not exist"
             return
-        entry.server_mac = link_mac(entry.binding.indev)
+        server_mac = link_mac(entry.binding.indev)
+        if server_mac != entry.server_mac:
+            entry.server_mac, entry.cache = server_mac, {}
         if not entry.server_mac:
             entry.reason = f"INDEV {entry.binding.indev} does not exist"
             return
@@ -372,7 +377,7 @@ class DhcpService(Service):
                 continue  # no binding (any more): nothing answers it
             if not self.publishing:
                 self._publish_soon(1.0)  # the counters
-            reply = answer(data, entry.binding, self.settings, entry.server_mac)
+            reply = answer(data, entry.binding, self.settings, entry.server_mac, entry.cache)
             if reply.ignored:
                 entry.ignored += 1
                 self.logger.info(f"{name}: request ignored: {reply.ignored}")

@@ -27,18 +27,31 @@ class Daemon:
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
         self.log_path = lab.workdir / "snf-dhcpd.log"
-        self.status_path = lab.workdir / "dhcpd-status"
+        self.status_path = lab.workdir / "run" / "dhcpd-status"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, unprivileged: bool = False) -> None:
+        """Start snf-dhcpd as root, or (``unprivileged``) as nobody with only the unit's two capabilities."""
         (self.lab.workdir / "nfdhcpd").mkdir(exist_ok=True)
+        self.status_path.parent.mkdir(exist_ok=True)
         log = self.log_path.open("ab")
         env = {"PATH": os.environ["PATH"], "SNF_NETWORK_CONFIG": str(self.lab.config_path)}
+        # What snf-dhcpd.service does: User= (here nobody), AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN.
+        drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all,+net_raw,+net_admin",
+                "--ambient-caps=-all,+net_raw,+net_admin", "--bounding-set=-all,+net_raw,+net_admin"]
         self.process = subprocess.Popen(
-            ["ip", "netns", "exec", self.lab.node, str(VENV_BIN / "snf-dhcpd"), "--foreground", "--debug"],
+            ["ip", "netns", "exec", self.lab.node, *(drop if unprivileged else []), str(VENV_BIN / "snf-dhcpd"),
+             "--foreground", "--debug"],
             stdout=log, stderr=log, env=env)
         log.close()
         self.wait_for(lambda: self.status_path.exists(), "the status file")
+
+    def capabilities(self) -> tuple[int, int]:
+        """(uid, effective capability bits) of the running daemon."""
+        assert self.process is not None
+        status = dict(line.split(":\t", 1) for line in
+                      Path(f"/proc/{self.process.pid}/status").read_text().splitlines() if ":\t" in line)
+        return int(status["Uid"].split()[1]), int(status["CapEff"], 16)
 
     def wait_for(self, condition, what: str, seconds: float = 5.0) -> float:
         start = time.monotonic()

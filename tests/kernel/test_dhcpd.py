@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -51,7 +54,10 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     reason = can_run()
     if reason:
         pytest.skip(f"kernel tests skipped: {reason}")
-    lab = Lab(tmp_path_factory.mktemp("dhcpd"))
+    # Not under pytest's own (0700) directory: the daemon runs as nobody in one of these tests.
+    workdir = Path(tempfile.mkdtemp(prefix="snf-dhcpd-test-"))
+    workdir.chmod(0o755)
+    lab = Lab(workdir)
     daemon = Daemon(lab)
     built = Node(lab, daemon)
     try:
@@ -65,6 +71,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
             daemon.process.kill()
             daemon.process.wait()
         lab.close()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -276,9 +283,14 @@ def test_sigterm_stops_promptly_and_a_restart_serves_existing_bindings_at_once(n
     env = {"PATH": os.environ["PATH"], "SNF_NETWORK_CONFIG": str(node.lab.config_path)}
     assert "dhcp: snf-dhcpd is not running" in node.lab.program("snf-network", env, "status").stdout
     assert udhcpc(node.lab, routed, tries=1) is None  # the nft rule drops it; nobody answers
-    node.daemon.start()
+    # Restarted the way snf-dhcpd.service runs it: an unprivileged user with two capabilities.
+    (node.lab.workdir / "run").chmod(0o755)
+    os.chown(node.lab.workdir / "run", 65534, 65534)
+    node.daemon.start(unprivileged=True)
+    assert node.daemon.capabilities() == (65534, 1 << 12 | 1 << 13)  # CAP_NET_ADMIN, CAP_NET_RAW
     assert node.daemon.served(routed.tap)
     assert udhcpc(node.lab, routed, tries=1) is not None
+    assert dhclient(node.lab, routed, "-6", "-S", reason="RENEW6") is not None
 
 
 def test_nothing_of_ours_is_left_after_ifdown(node: Node) -> None:

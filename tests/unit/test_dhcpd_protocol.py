@@ -81,6 +81,19 @@ def test_request_for_the_bound_address_is_acked_and_for_another_naked() -> None:
     assert other.frames == () and "another server" in other.ignored
 
 
+def test_a_cached_reply_is_the_reply_built_afresh_for_every_xid() -> None:
+    cache: dict = {}
+    for xid in (0, 1, 0x1234, 0xFFFF, 0xFFFFFFFF, 0x80000001, 0xDEADBEEF):
+        for request in (frames.dhcp(MAC, "discover"), frames.dhcp(MAC, "request", requested_addr="192.0.2.10"),
+                        frames.dhcp(MAC, "request", requested_addr="192.0.2.99"), frames.dhcp(MAC, "inform")):
+            data = bytearray(request)
+            data[46:50] = xid.to_bytes(4, "big")
+            fresh = answer(bytes(data), served(), SETTINGS, SERVER_MAC)
+            cached = answer(bytes(data), served(), SETTINGS, SERVER_MAC, cache)
+            assert cached == fresh and Ether(cached.frames[0])[BOOTP].xid == xid
+    assert len(cache) == 4
+
+
 def test_inform_gets_names_only() -> None:
     reply = one_reply(frames.dhcp(MAC, "inform"))
     options = dhcp_options(reply)
