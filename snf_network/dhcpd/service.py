@@ -41,6 +41,7 @@ NETLINK_ROUTE, RTMGRP_LINK = 0, 1
 RTM_NEWLINK, RTM_DELLINK, IFLA_IFNAME = 16, 17, 3
 NLMSG = struct.Struct("IHHII")
 IFINFO = struct.Struct("BxHiII")
+LOG_BURST, LOG_INTERVAL = 10, 10.0  # lines per NIC, seconds
 BATCH = 64  # frames read per wake-up of one socket, so one noisy NIC cannot starve the others
 
 
@@ -57,7 +58,8 @@ class Port:
 class Served:
     """One interface's binding, what it was answered, and why it is not served when it is not."""
 
-    __slots__ = ("binding", "server_mac", "reason", "answered", "ignored", "cache")
+    __slots__ = ("binding", "server_mac", "reason", "answered", "ignored", "cache", "log_window", "log_count",
+                 "log_dropped")
 
     def __init__(self, binding: Binding) -> None:
         self.binding = binding
@@ -66,6 +68,7 @@ class Served:
         self.reason = "its interface does not exist"
         self.answered = 0
         self.ignored = 0
+        self.log_window, self.log_count, self.log_dropped = 0.0, 0, 0
 
 
 def link_mac(name: str) -> bytes:
@@ -254,9 +257,10 @@ class DhcpService(Service):
             current = self.served[name] = Served(binding)
         else:
             current.binding, current.cache = binding, {}
-        if not quiet:
-            self.logger.info(f"{name}: binding {binding.describe()}")
         self._connect(current)
+        if not quiet:
+            assert self.loop is not None
+            self.loop.call_later(0.002, self.logger.info, f"{name}: binding {binding.describe()}")
 
     def forget(self, name: str) -> None:
         self.rejected.pop(name, None)
@@ -335,7 +339,10 @@ class DhcpService(Service):
             self.loop.add_reader(sock.fileno(), self._on_frames, port)
         port.unbound_since = 0.0
         entry.reason = ""
-        self.advertise(entry)  # a new NIC gets its prefix without waiting for RA_PERIOD
+        # A new NIC gets its prefix without waiting for RA_PERIOD; a moment
+        # later, so that a request already waiting is answered first.
+        assert self.loop is not None
+        self.loop.call_later(0.002, self.advertise, entry)
 
     def _unbind(self, name: str) -> None:
         """The binding went: its socket stays a while (reading and dropping), in case it comes back."""
@@ -380,17 +387,36 @@ class DhcpService(Service):
             reply = answer(data, entry.binding, self.settings, entry.server_mac, entry.cache)
             if reply.ignored:
                 entry.ignored += 1
-                self.logger.info(f"{name}: request ignored: {reply.ignored}")
+                self._tell(entry, f"{name}: request ignored: {reply.ignored}")
                 continue
             for frame in reply.frames:
                 try:
                     sock.send(frame)
                     entry.answered += 1
                 except OSError as exc:
-                    self.logger.warning(f"{name}: cannot send: {exc.strerror}")
+                    self._tell(entry, f"{name}: cannot send: {exc.strerror}", logging.WARNING)
+            if self.logger.isEnabledFor(logging.DEBUG):
+                self._tell(entry, f"{name}: answered", logging.DEBUG)
+
+    def _tell(self, entry: Served, message: str, level: int = logging.INFO) -> None:
+        """Log about one NIC, at most LOG_BURST lines per LOG_INTERVAL: a guest varying what it sends
+        (every MAC, every message type) must not get past the log's own per-message limit."""
+        now = time.monotonic()
+        if now - entry.log_window >= LOG_INTERVAL:
+            if entry.log_dropped:
+                self.logger.info(f"{entry.binding.interface}: {entry.log_dropped} more lines about it were "
+                                 f"not logged in {LOG_INTERVAL:g} s")
+            entry.log_window, entry.log_count, entry.log_dropped = now, 0, 0
+        if entry.log_count < LOG_BURST:
+            entry.log_count += 1
+            self.logger.log(level, message)
+        else:
+            entry.log_dropped += 1
 
     def advertise(self, entry: Served) -> None:
         binding = entry.binding
+        if self.served.get(binding.interface) is not entry:
+            return  # removed since
         port = self.ports.get(binding.interface)
         if port is None or entry.reason or binding.subnet6 is None or binding.bridged or not self.settings.ipv6:
             return
