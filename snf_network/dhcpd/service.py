@@ -58,11 +58,12 @@ class Port:
 class Served:
     """One interface's binding, what it was answered, and why it is not served when it is not."""
 
-    __slots__ = ("binding", "server_mac", "reason", "answered", "ignored", "cache", "log_window", "log_count",
-                 "log_dropped")
+    __slots__ = ("binding", "text", "server_mac", "reason", "answered", "ignored", "cache", "log_window",
+                 "log_count", "log_dropped")
 
     def __init__(self, binding: Binding) -> None:
         self.binding = binding
+        self.text = ""  # the file's content, as last parsed
         self.cache: dict[tuple[object, ...], bytes] = {}  # protocol.answer's, for this binding and server MAC
         self.server_mac = b""
         self.reason = "its interface does not exist"
@@ -241,6 +242,10 @@ class DhcpService(Service):
                 text = os.read(fd, 65536).decode("utf-8", "replace")
             finally:
                 os.close(fd)
+            current = self.served.get(name)
+            if current is not None and current.text == text:
+                self._connect(current)  # rewritten as it was (every ifup, every reload): nothing to parse
+                return
             binding = load(name, text)
         except FileNotFoundError:
             self.forget(name)
@@ -257,6 +262,7 @@ class DhcpService(Service):
             current = self.served[name] = Served(binding)
         else:
             current.binding, current.cache = binding, {}
+        current.text = text
         self._connect(current)
         if not quiet:
             assert self.loop is not None
