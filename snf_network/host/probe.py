@@ -70,6 +70,11 @@ def facts(host: Host, nic: Nic, cfg: Config, needs: frozenset[str]) -> Facts:
     bridge_mtu = 0
     if "bridge_mtu" in needs and nic.link and host.is_bridge(nic.link):
         bridge_mtu = int(host.link_attribute(nic.link, "mtu") or 0)
+    vlan_filtering = False
+    vlan_uplinks: tuple[str, ...] = ()
+    if "vlan_filtering" in needs and nic.vlan and bridge_mtu:
+        vlan_filtering = host.link_attribute(nic.link, "bridge/vlan_filtering") == "1"
+        vlan_uplinks = tuple(dev for dev in cfg.VLAN_UPLINKS if host.link_master(dev) == nic.link)
     return Facts(
         interface_exists=exists,
         interface_mac=host.link_attribute(tap, "address") if exists and "interface_mac" in needs else "",
@@ -81,6 +86,8 @@ def facts(host: Host, nic: Nic, cfg: Config, needs: frozenset[str]) -> Facts:
         local_routes=tuple(local_routes),
         next_hops=tuple(dict.fromkeys(next_hops)),
         node_uplinks=tuple(dict.fromkeys(node_uplinks)),
+        vlan_filtering=vlan_filtering,
+        vlan_uplinks=vlan_uplinks,
     )
 
 
