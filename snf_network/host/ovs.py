@@ -211,7 +211,7 @@ class OvsBackend(Backend):
         result = host.run(argv, check=False)
         if result.returncode == 0:
             return
-        if "already exists on bridge" in result.stderr:
+        if "is actually attached to bridge" in result.stderr:
             # A port of that name on another switch: --may-exist will not move it.
             argv = transaction(cfg, ports, old_ports, replace=True)
             result = host.run(argv, check=False)
