@@ -37,16 +37,31 @@ if TYPE_CHECKING:
     from snf_network.plan import Item
 
 COOKIE_PREFIX = 0x736E66  # "snf": the top 24 bits of every cookie of ours
+BASE_BIT = 1 << 39  # set in the cookie of a port's catch-all drop flow
+COOKIE_MASK = ((1 << 64) - 1) & ~BASE_BIT
 NORMAL = "actions=NORMAL"
 DROP = "actions=drop"
 
 
 def cookie(port: str) -> str:
-    """The port's cookie: "snf" and 40 bits of a hash of its name (stable across runs and hosts)."""
+    """The port's cookie: "snf" and 39 bits of a hash of its name (stable across runs and hosts).
+
+    Its catch-all drop flow has the cookie with BASE_BIT set (base_cookie), so
+    that replacing the other flows never leaves the port without it.
+    """
     from _blake2 import blake2b  # hashlib would load OpenSSL (ms); blake2 is built in
 
-    digest = int.from_bytes(blake2b(port.encode(), digest_size=5).digest(), "big")
+    digest = int.from_bytes(blake2b(port.encode(), digest_size=5).digest(), "big") & (BASE_BIT - 1)
     return f"0x{COOKIE_PREFIX << 40 | digest:016x}"
+
+
+def base_cookie(value: str) -> str:
+    return f"0x{int(value, 16) | BASE_BIT:016x}"
+
+
+def cookie_match(value: str) -> str:
+    """What matches every flow of a port: its cookie, with or without BASE_BIT."""
+    return f"cookie={value}/0x{COOKIE_MASK:016x}"
 
 
 def vsctl(cfg: Config) -> list[str]:
@@ -151,44 +166,36 @@ def flows(item: OvsFlows) -> list[str]:
     if item.any6:
         lines.append(f"priority=80,{base},ipv6,dl_src={mac},{NORMAL}")
     lines += [f"priority=80,{base},ipv6,dl_src={mac},ipv6_src={address},{NORMAL}" for address in addresses]
-    lines.append(f"priority=10,{base},{DROP}")  # everything else the port sends
     return lines
 
 
-def _match(line: str) -> str:
-    """A flow line without its cookie and actions: what delete_strict names it by."""
-    fields = [field for field in line.split(",") if not field.startswith(("cookie=", "actions="))]
-    return ",".join(fields)
+def base_flow(item: OvsFlows) -> str:
+    """Everything else the port sends: dropped (under base_cookie, see flow_script)."""
+    return f"priority=10,cookie={base_cookie(item.cookie)},in_port={_quoted(item.port)},{DROP}"
 
 
-def flow_script(add: list[OvsFlows], remove: list[OvsFlows], fresh: bool) -> str:
-    """One ovs-ofctl add-flows input for a switch: new flows first, then what only the old guard had.
+def flow_script(add: list[OvsFlows], remove: list[OvsFlows]) -> str:
+    """One ovs-ofctl add-flows input for a switch.
 
-    ``fresh`` (no guard of this port was recorded): whatever an earlier,
-    interrupted run left under the port's cookie goes first; the tap is
-    still down then.
+    For each port: its catch-all drop first (an identical flow replaces
+    itself), then every other flow of its cookie deleted and the new ones
+    added. In between, the port's frames meet the drop: never the switch's
+    own NORMAL flow, not even on a re-run while the VM runs.
     """
     lines: list[str] = []
     kept = {item.cookie for item in add}
-    if fresh:
-        lines += [f"delete cookie={item.cookie}/-1" for item in add]
-    new = [line for item in add for line in flows(item)]
-    lines += [f"add {line}" for line in new]
-    wanted = {_match(line) for line in new}
     for item in remove:
         if item.cookie not in kept:
-            lines.append(f"delete cookie={item.cookie}/-1")
-            continue
-        lines += [f"delete_strict {match}" for match in map(_match, flows(item)) if match not in wanted]
+            lines.append(f"delete {cookie_match(item.cookie)}")
+    for item in add:
+        lines += [f"add {base_flow(item)}", f"delete cookie={item.cookie}/-1"]
+        lines += [f"add {line}" for line in flows(item)]
     return "".join(line + "\n" for line in lines)
 
 
 class OvsBackend(Backend):
     kinds = (OvsPort.kind, OvsFlows.kind)
     title = "open vswitch"
-
-    def prepare(self, host: Host, items: list[Item], old_items: list[Item]) -> list[Item]:
-        return items
 
     def apply(self, host: Host, cfg: Config, add: list[Item], remove: list[Item]) -> None:
         ports = [item for item in add if isinstance(item, OvsPort)]
@@ -198,13 +205,13 @@ class OvsBackend(Backend):
         adding = bool(ports or guards)
         # Removing: flows first (the port's number may go to another port), then the port.
         if not adding:
-            self._flows(host, cfg, [], old_guards, fresh=False, removing=True)
+            self._flows(host, cfg, [], old_guards, removing=True)
             if old_ports:
                 host.run(transaction(cfg, [], old_ports), check=False)
             return
         if ports or old_ports:
             self._ports(host, cfg, ports, old_ports)
-        self._flows(host, cfg, guards, old_guards, fresh=not old_guards, removing=False)
+        self._flows(host, cfg, guards, old_guards, removing=False)
 
     def _ports(self, host: Host, cfg: Config, ports: list[OvsPort], old_ports: list[OvsPort]) -> None:
         argv = transaction(cfg, ports, old_ports)
@@ -219,14 +226,14 @@ class OvsBackend(Backend):
                 return
         raise CommandError(argv, result.returncode, result.stderr)
 
-    def _flows(self, host: Host, cfg: Config, guards: list[OvsFlows], old_guards: list[OvsFlows], fresh: bool,
+    def _flows(self, host: Host, cfg: Config, guards: list[OvsFlows], old_guards: list[OvsFlows],
                removing: bool) -> None:
         for switch in dict.fromkeys(item.switch for item in guards + old_guards):
             add = [item for item in guards if item.switch == switch]
             remove = [item for item in old_guards if item.switch == switch]
             argv = ["ovs-ofctl", f"--timeout={max(1, int(cfg.COMMAND_TIMEOUT))}", "add-flows",
                     ofctl_target(cfg, switch), "-"]
-            result = host.run(argv, flow_script(add, remove, fresh), check=False)
+            result = host.run(argv, flow_script(add, remove), check=False)
             if result.returncode == 0:
                 continue
             if removing and not add and _switch_gone(result.stderr):
@@ -239,7 +246,7 @@ class OvsBackend(Backend):
         for item in add:
             if isinstance(item, OvsFlows):
                 lines.append(f"ovs-ofctl add-flows {ofctl_target(cfg, item.switch)} - <<EOF")
-                lines += flow_script([item], [], fresh=True).splitlines()
+                lines += flow_script([item], []).splitlines()
                 lines.append("EOF")
         return lines
 
@@ -265,9 +272,10 @@ class OvsBackend(Backend):
                     if present is None:
                         problems.append(f"switch {item.switch}: cannot read its flows")
                         continue
-                    missing = [line for line in flows(item) if _normal(line) not in present]
+                    wanted = [*flows(item), base_flow(item)]
+                    missing = [line for line in wanted if _normal(line) not in present]
                     if missing:
-                        problems.append(f"missing {len(missing)} of the {len(flows(item))} flows of "
+                        problems.append(f"missing {len(missing)} of the {len(wanted)} flows of "
                                         f"{item.describe()}")
             return problems
 
@@ -340,7 +348,7 @@ def _normal(line: str) -> str:
 def flow_dump(host: Host, cfg: Config, switch: str, cookie: str) -> set[str] | None:
     """The switch's flows under ``cookie``, normalised (_normal); None when the switch cannot be read."""
     result = host.run(["ovs-ofctl", f"--timeout={max(1, int(cfg.COMMAND_TIMEOUT))}", "--no-stats", "dump-flows",
-                       ofctl_target(cfg, switch), f"cookie={cookie}/-1"],
+                       ofctl_target(cfg, switch), cookie_match(cookie)],
                       check=False)
     if result.returncode != 0:
         return None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from snf_network.host.ovs import cookie
+from snf_network.host.ovs import cookie, cookie_match
 from tests.lab import Lab, Vm, can_run
 
 pytestmark = pytest.mark.kernel
@@ -40,7 +40,7 @@ class Ovs:
         return self.lab.ns(self.lab.node, "ovs-vsctl", f"--db={self.db}", *args, check=check).stdout.strip()
 
     def flows(self, switch: str, port: str = "") -> list[str]:
-        match = [f"cookie={cookie(port)}/-1"] if port else []
+        match = [cookie_match(cookie(port))] if port else []
         out = self.lab.ns(self.lab.node, "ovs-ofctl", "--no-stats", "dump-flows",
                           f"unix:{self.rundir}/{switch}.mgmt", *match).stdout
         return [line.strip() for line in out.splitlines() if "cookie=" in line or "priority" in line]

@@ -14,7 +14,7 @@ from snf_network import config, features
 from snf_network import nic as nic_module
 from snf_network.entry.cli import render
 from snf_network.errors import InputError
-from snf_network.plan import Facts, OvsPort, item_from_dict, item_to_dict
+from snf_network.plan import Facts, OvsFlows, OvsPort, item_from_dict, item_to_dict
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "env"
 GOLDEN = Path(__file__).parents[1] / "golden"
@@ -125,3 +125,18 @@ def test_a_tag_naming_a_profile_that_is_not_defined_refuses_the_nic() -> None:
         features.plan(nic, CONFIG, FACTS)
     other = nic_module.from_env({**env, "TAGS": "synnefo:network:1:nonexistent"})
     assert "firewall" in features.plan(other, CONFIG, FACTS).features
+
+
+def test_a_ports_flows_are_replaced_behind_its_catch_all_drop() -> None:
+    """The port never meets the switch's NORMAL flow: its drop stays while the others are replaced."""
+    from snf_network.host.ovs import BASE_BIT, flow_script
+
+    nic = nic_module.from_env(load_env(FIXTURES / "ovs_access.env"))
+    [guard] = [item for item in features.plan(nic, CONFIG, FACTS).items if isinstance(item, OvsFlows)]
+    lines = flow_script([guard], [guard]).splitlines()
+    base = f"0x{int(guard.cookie, 16) | BASE_BIT:016x}"
+    assert lines[0].startswith(f"add priority=10,cookie={base},") and lines[0].endswith("actions=drop")
+    assert lines[1] == f"delete cookie={guard.cookie}/-1"
+    assert all(line.startswith("add ") and f"cookie={guard.cookie}," in line for line in lines[2:])
+    # Removed: every flow of the port, its drop included (the cookie's mask leaves BASE_BIT out).
+    assert flow_script([], [guard]) == f"delete cookie={guard.cookie}/0x{((1 << 64) - 1) & ~BASE_BIT:016x}\n"
