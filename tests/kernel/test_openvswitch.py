@@ -7,9 +7,6 @@ nothing of ours left: no port, no flow under the tap's cookie, no record.
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,27 +14,23 @@ import pytest
 
 from snf_network.host.ovs import cookie, cookie_match
 from tests.lab import Lab, Vm, can_run
+from tests.ovs_switch import Switches, missing
 
 pytestmark = pytest.mark.kernel
 scapy = pytest.importorskip("scapy.all", reason="scapy is not installed (tools/setup.sh installs python3-scapy)")
 Ether, ARP, IP, IPv6, UDP, Raw = scapy.Ether, scapy.ARP, scapy.IP, scapy.IPv6, scapy.UDP, scapy.Raw
 
-SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
 SUBNET = "203.0.113.0/24"
 SUBNET6 = "2001:db8:7::/64"
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 
 
-class Ovs:
+class Ovs(Switches):
     """The lab's node, running Open vSwitch with switches br0 and br1."""
 
     def __init__(self, lab: Lab, rundir: Path) -> None:
-        self.lab, self.rundir = lab, rundir
-        self.db = f"unix:{rundir}/db.sock"
+        super().__init__(lab, rundir)
         self.index = 0
-
-    def vsctl(self, *args: str, check: bool = True) -> str:
-        return self.lab.ns(self.lab.node, "ovs-vsctl", f"--db={self.db}", *args, check=check).stdout.strip()
 
     def flows(self, switch: str, port: str = "") -> list[str]:
         match = [cookie_match(cookie(port))] if port else []
@@ -65,39 +58,20 @@ class Ovs:
 
 @pytest.fixture(scope="module")
 def ovs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ovs]:
-    reason = can_run()
-    if not reason and not (shutil.which("ovs-vswitchd") and SCHEMA.exists()):
-        reason = "Open vSwitch is not installed (tools/setup.sh installs openvswitch-switch)"
+    reason = can_run() or missing()
     if reason:
         pytest.skip(f"Open vSwitch tests skipped: {reason}")
     workdir = tmp_path_factory.mktemp("ovs")
     rundir = workdir / "ovs"
     rundir.mkdir()
     lab = Lab(workdir)
-    pids: list[Path] = []
+    switches = Ovs(lab, rundir)
     try:
-        lab.build(routed=False, extra_config=f"OVS_DB=unix:{rundir}/db.sock\nOVS_RUNDIR={rundir}\n")
-        env = ["env", f"OVS_RUNDIR={rundir}", f"OVS_DBDIR={rundir}", f"OVS_LOGDIR={rundir}"]
-        lab.ns(lab.node, "ovsdb-tool", "create", str(rundir / "conf.db"), str(SCHEMA))
-        pids.append(rundir / "ovsdb.pid")
-        lab.ns(lab.node, *env, "ovsdb-server", str(rundir / "conf.db"), f"--remote=punix:{rundir}/db.sock",
-               f"--pidfile={rundir}/ovsdb.pid", f"--unixctl={rundir}/ovsdb.ctl", "--detach",
-               f"--log-file={rundir}/ovsdb.log")
-        switch = Ovs(lab, rundir)
-        switch.vsctl("--no-wait", "init")
-        pids.append(rundir / "vswitchd.pid")
-        lab.ns(lab.node, *env, "ovs-vswitchd", f"unix:{rundir}/db.sock", "--disable-system",
-               f"--pidfile={rundir}/vswitchd.pid", f"--unixctl={rundir}/vswitchd.ctl", "--detach",
-               f"--log-file={rundir}/vswitchd.log")
-        for name in ("br0", "br1"):
-            switch.vsctl("add-br", name, "--", "set", "bridge", name, "datapath_type=netdev")
-        yield switch
+        lab.build(routed=False, extra_config=switches.config())
+        switches.start("br0", "br1")
+        yield switches
     finally:
-        for pid in pids:
-            try:
-                os.kill(int(pid.read_text()), signal.SIGTERM)
-            except (OSError, ValueError):
-                pass
+        switches.stop()
         lab.close()
 
 
