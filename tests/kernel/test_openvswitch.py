@@ -67,7 +67,7 @@ def ovs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ovs]:
     lab = Lab(workdir)
     switches = Ovs(lab, rundir)
     try:
-        lab.build(routed=False, extra_config=switches.config())
+        lab.build(routed=False, extra_config=switches.config() + f"GANETI_NIC_DIR={workdir}/nic\n")
         switches.start("br0", "br1")
         yield switches
     finally:
@@ -270,3 +270,32 @@ def test_a_missing_switch_is_one_line_and_leaves_nothing(ovs: Ovs) -> None:
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "br9" in result.stderr
     ovs.nothing_left(vm.tap)
+
+
+def test_a_xen_vif_becomes_a_port_through_vif_custom(ovs: Ovs) -> None:
+    from tests.kernel.test_xen import INSTANCE, NETBACK_MAC, VIF, FakeXen, hotplug
+
+    lab = ovs.lab
+    xen = FakeXen(lab.workdir / "xen", lab.workdir / "state").install({"5": INSTANCE})
+    vm = lab.add_vm(90, "aa:00:07:00:00:90", tap=VIF)
+    lab.ns(lab.node, "ip", "link", "set", VIF, "address", NETBACK_MAC)
+    nic_file = lab.workdir / "nic" / INSTANCE / "0"
+    nic_file.parent.mkdir(parents=True)
+    nic_file.write_text(f"MAC={vm.mac}\nIP=203.0.113.90\nINTERFACE_UUID=4e3c2a10-0000-4000-8000-000000000090\n"
+                        f"MODE=openvswitch\nLINK=br0\nVLAN=.600\nNETWORK_SUBNET={SUBNET}\nNETWORK_TAGS=\n")
+    neighbour = ovs.vm()
+    neighbour_env = ovs.env(neighbour, vlan=".600", ip="203.0.113.91")
+    up(ovs, neighbour_env)
+    lab.ns(neighbour.name, "ip", "addr", "add", "203.0.113.91/24", "dev", "eth0")
+    result = hotplug(lab, xen, "online")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert xen.get("backend/vif/5/0/hotplug-status") == "connected"
+    assert ovs.vsctl("get", "Port", VIF, "tag") == "600"
+    assert f"snf-network-instance={INSTANCE}" in ovs.vsctl("get", "Port", VIF, "external_ids")
+    assert NETBACK_MAC in lab.ns(lab.node, "ip", "-o", "link", "show", VIF).stdout  # Xen's MAC stays
+    lab.ns(vm.name, "ip", "addr", "add", "203.0.113.90/24", "dev", "eth0")
+    assert lab.ping(vm.name, "203.0.113.91")
+    result = hotplug(lab, xen, "offline")
+    assert (result.returncode, result.stderr) == (0, "")
+    ovs.nothing_left(VIF)
+    down(ovs, neighbour, neighbour_env)
