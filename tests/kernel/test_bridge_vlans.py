@@ -49,7 +49,9 @@ def vlan_lab(lab: Lab) -> None:
 
 
 def env(lab: Lab, vm: Vm, vlan: str, link: str = "br0") -> dict[str, str]:
-    return lab.ganeti_env(vm, mode="bridged", link=link, tags="", VLAN=vlan, NETWORK_SUBNET=SUBNET,
+    # The VM's address is its number: antispoof lets only that one out.
+    ip = f"203.0.113.{int(vm.name.split('-')[0][len('snfvm'):])}"
+    return lab.ganeti_env(vm, ip=ip, mode="bridged", link=link, tags="", VLAN=vlan, NETWORK_SUBNET=SUBNET,
                           NETWORK_GATEWAY="", NETWORK_SUBNET6="", NETWORK_GATEWAY6="")
 
 
