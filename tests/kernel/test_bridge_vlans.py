@@ -64,6 +64,27 @@ def address(lab: Lab, vm: Vm, ip: str, vid: int = 0) -> None:
     lab.ns(vm.name, "ip", "addr", "add", f"{ip}/24", "dev", dev)
 
 
+def tagged_frames(vm: Vm) -> dict[str, tuple[bytes, bytes]]:
+    """Frames the trunk's VM sends tagged, each with the marker that tells whether it arrived."""
+    scapy = pytest.importorskip("scapy.all", reason="scapy is not installed (tools/setup.sh installs python3-scapy)")
+    eth, tag = scapy.Ether(src=vm.mac, dst="ff:ff:ff:ff:ff:ff"), scapy.Dot1Q
+
+    def udp(src: str, marker: bytes) -> scapy.Packet:
+        return scapy.IP(src=src, dst="203.0.113.255") / scapy.UDP(sport=5000, dport=9) / scapy.Raw(marker)
+
+    return {
+        "honest ipv4 on VLAN 100": (bytes(eth / tag(vlan=100) / udp("203.0.113.4", b"honest-ipv4")), b"honest-ipv4"),
+        "ipv4 from another's address": (bytes(eth / tag(vlan=100) / udp("203.0.113.2", b"forged-ipv4")),
+                                        b"forged-ipv4"),
+        "arp as another": (bytes(eth / tag(vlan=100) / scapy.ARP(op=1, hwsrc=vm.mac, psrc="203.0.113.2",
+                                                                 pdst="203.0.113.77")), bytes([203, 0, 113, 77])),
+        "a dhcp offer": (bytes(eth / tag(vlan=100) / scapy.IP(src="203.0.113.4", dst="255.255.255.255")
+                               / scapy.UDP(sport=67, dport=68) / scapy.BOOTP(op=2) / scapy.Raw(b"forged-offer")),
+                         b"forged-offer"),
+        "two tags": (bytes(eth / tag(vlan=100) / tag(vlan=100) / udp("203.0.113.4", b"forged-qinq")), b"forged-qinq"),
+    }
+
+
 def test_access_trunk_and_hybrid_ports_on_a_vlan_aware_bridge(lab: Lab) -> None:
     vlan_lab(lab)
     a, b, c = lab.add_vm(1, "aa:00:08:00:00:01"), lab.add_vm(2, "aa:00:08:00:00:02"), lab.add_vm(3, "aa:00:08:00:00:03")
@@ -90,6 +111,13 @@ def test_access_trunk_and_hybrid_ports_on_a_vlan_aware_bridge(lab: Lab) -> None:
     assert lab.ping(a.name, "203.0.113.4", count=1)  # the trunk's VLAN 100, tagged
     assert lab.ping(a.name, "203.0.113.5", count=1)  # the hybrid port's tagged VLAN 100
     assert not lab.ping(a.name, "203.0.113.3", count=1)  # VLAN 200
+    # The trunk's tagged frames meet the same anti-spoofing checks as untagged ones.
+    sniffer = lab.sniff(a.name, "eth0")
+    lab.send_frames(trunk.name, "eth0", [frame for frame, _ in tagged_frames(trunk).values()])
+    seen = b"".join(sniffer.frames())
+    wrong = {name: marker in seen for name, (_, marker) in tagged_frames(trunk).items()
+             if (marker in seen) != name.startswith("honest")}
+    assert wrong == {}, f"arrived (True) or not (False) against expectations: {wrong}"
     verify = lab.program("snf-network", envs[a.tap], "verify", check=False)
     assert f"{a.tap}:" not in verify.stdout and f"{trunk.tap}:" not in verify.stdout, verify.stdout
     # VLAN 100 stays on the uplink while a NIC needs it; the operator's 300 stays for good.
