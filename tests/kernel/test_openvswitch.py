@@ -1,4 +1,7 @@
-"""Open vSwitch NICs against a real Open vSwitch: ovsdb-server and ovs-vswitchd (userspace datapath) in the node.
+"""Open vSwitch NICs against a real Open vSwitch: ovsdb-server and ovs-vswitchd in the node.
+
+Here on the userspace datapath; under Debian's kernel (tests/kernel/test_debian_kernel.py)
+a few of them again on the kernel datapath.
 
 The daemons start once for the module (a few hundred ms), with their sockets
 in the module's tmp dir; each test uses taps of its own and ends with
@@ -7,6 +10,7 @@ nothing of ours left: no port, no flow under the tap's cookie, no record.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +18,7 @@ import pytest
 
 from snf_network.host.ovs import cookie, cookie_match
 from tests.lab import Lab, Vm, can_run
-from tests.ovs_switch import Switches, missing
+from tests.ovs_switch import Switches, kernel_datapath, missing
 
 pytestmark = pytest.mark.kernel
 scapy = pytest.importorskip("scapy.all", reason="scapy is not installed (tools/setup.sh installs python3-scapy)")
@@ -68,7 +72,8 @@ def ovs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ovs]:
     switches = Ovs(lab, rundir)
     try:
         lab.build(routed=False, extra_config=switches.config() + f"GANETI_NIC_DIR={workdir}/nic\n")
-        switches.start("br0", "br1")
+        # Under Debian's kernel (test_debian_kernel.py) the same tests run on the kernel datapath.
+        switches.start("br0", "br1", datapath="system" if kernel_datapath() else "netdev")
         yield switches
     finally:
         switches.stop()
@@ -205,8 +210,11 @@ def test_forged_frames_do_not_reach_the_neighbour_and_honest_ones_do(ovs: Ovs) -
             neighbour.tap: ovs.env(neighbour, vlan=".500", ip="203.0.113.42")}
     for vm in (sender, neighbour):
         up(ovs, envs[vm.tap])
+    # Under Debian's kernel (kvm-run) this runs on the kernel datapath, here on the userspace one.
+    assert ovs.vsctl("get", "bridge", "br0", "datapath_type") == ("system" if kernel_datapath() else "netdev")
+    assert kernel_datapath() or not os.environ.get("SNF_INSIDE_KVM_RUN")
     frames = _frames(sender, "203.0.113.41", "203.0.113.42")
-    sniffer = ovs.lab.sniff(neighbour.name, "eth0")
+    sniffer = ovs.lab.sniff(neighbour.name, "eth0", seconds=8 if kernel_datapath() else 1.5)
     ovs.lab.send_frames(sender.name, "eth0", [frame for frame, _ in frames.values()])
     seen = sniffer.frames()
 
@@ -225,7 +233,7 @@ def test_a_stale_port_of_a_reused_tap_is_replaced_and_a_rerun_keeps_the_port(ovs
     ovs.vsctl("add-port", "br0", vm.tap, "--", "set", "Port", vm.tap, "tag=999",
               "external_ids:snf-network-instance=old.example.org", "other_config:x=1")
     ovs.vsctl("add-port", "br1", moved.tap)
-    env = ovs.env(vm, vlan=".100", ip="203.0.113.51")
+    env = ovs.env(vm, vlan=".100", ip="203.0.113.51", ACTION="up")  # Ganeti 3.2's network/openvswitch/up
     up(ovs, env)
     assert ovs.vsctl("get", "Port", vm.tap, "tag") == "100"
     assert f"{vm.name}.example.org" in ovs.vsctl("get", "Port", vm.tap, "external_ids")
