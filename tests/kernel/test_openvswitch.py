@@ -307,3 +307,15 @@ def test_a_xen_vif_becomes_a_port_through_vif_custom(ovs: Ovs) -> None:
     assert (result.returncode, result.stderr) == (0, "")
     ovs.nothing_left(VIF)
     down(ovs, neighbour, neighbour_env)
+
+
+def test_an_ovs_nic_program_imports_nothing_a_service_needs(ovs: Ovs) -> None:
+    from tests.kernel.test_startup import FORBIDDEN, imported
+
+    vm = ovs.vm()
+    env = {**ovs.env(vm, vlan=".100", ip="203.0.113.81"), "PYTHONPROFILEIMPORTTIME": "1"}
+    for result in (ovs.lab.program("kvm-vif-bridge", env), ovs.lab.program("kvm-ifdown-custom", env, vm.tap)):
+        modules = imported(result.stderr)
+        assert "snf_network.host.ovs" in modules
+        assert sorted(name for name in modules if name.split(".")[0] in FORBIDDEN or name in FORBIDDEN) == []
+    ovs.nothing_left(vm.tap)
