@@ -97,6 +97,14 @@ class Config:
     # Node identity for hooks: empty = decide from Ganeti's ssconf files, else the FQDN.
     NODE_NAME: str = ""
     SSCONF_DIR: str = "/var/lib/ganeti"
+    # Open vSwitch (issue 11): the ovsdb socket every ovs-vsctl call uses ('': OVS's own,
+    # unix:/var/run/openvswitch/db.sock), and the folder of the switches' management
+    # sockets for ovs-ofctl ('': OVS's own, /var/run/openvswitch).
+    OVS_DB: str = ""
+    OVS_RUNDIR: str = ""
+    # VLAN-aware Linux bridges: the bridge ports (uplinks) that get the VLANs of the
+    # bridged NICs on their bridge, tagged; none unless the operator names them.
+    VLAN_UPLINKS: tuple[str, ...] = ()
     # Keys found in the file that we do not know (warned about, never fatal).
     unknown_keys: tuple[str, ...] = ()
 
@@ -348,4 +356,26 @@ def _convert(key: str, raw: str) -> object:
             if not is_host_name(zone):
                 raise ValueError(f"{shown(zone)} is not a DNS zone name")
         return tuple(zone.rstrip(".").lower() for zone in zones)
+    if key == "OVS_DB":
+        # An ovsdb remote as ovs-vsctl --db takes it; a plain path is a unix socket.
+        if raw.startswith("/"):
+            raw = "unix:" + raw
+        if (raw and not (raw.startswith("unix:/") or raw.startswith(("tcp:", "ssl:")))) or "\n" in raw:
+            raise ValueError("expected empty, a socket path, unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT")
+        return raw
+    if key == "OVS_RUNDIR":
+        if raw and (not raw.startswith("/") or "\n" in raw):
+            raise ValueError("must be empty or an absolute path")
+        return raw.rstrip("/") or raw
+    if key == "VLAN_UPLINKS":
+        from snf_network.checks import interface_name
+        from snf_network.errors import InputError
+
+        uplinks = tuple(raw.replace(",", " ").split())
+        for uplink in uplinks:
+            try:
+                interface_name(uplink, "VLAN_UPLINKS")
+            except InputError:
+                raise ValueError(f"{shown(uplink)} is not an interface name") from None
+        return uplinks
     raise AssertionError(f"no conversion for {key}")  # pragma: no cover - every field has one

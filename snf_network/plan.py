@@ -139,10 +139,83 @@ class BindingFile(Item):
         return f"file {self.path}"
 
 
+class OvsPort(Item):
+    """``port`` in the Open vSwitch ``switch``, with its VLANs and who owns it (external_ids, host/ovs.py)."""
+
+    kind = "ovs_port"
+    __slots__ = ("switch", "port", "tag", "trunks", "vlan_mode", "instance", "nic", "mac")
+
+    def __init__(self, switch: str, port: str, tag: int = 0, trunks: str = "", vlan_mode: str = "",
+                 instance: str = "", nic: str = "", mac: str = "") -> None:
+        self.switch, self.port = switch, port
+        # tag 0: none; trunks: "100,200" (a string, so that the record's JSON gives the same value back)
+        self.tag, self.trunks, self.vlan_mode = tag, trunks, vlan_mode
+        self.instance, self.nic, self.mac = instance, nic, mac
+
+    def describe(self) -> str:
+        extras = [f"tag {self.tag}" if self.tag else "", f"trunks {self.trunks}" if self.trunks else "",
+                  f"vlan_mode {self.vlan_mode}" if self.vlan_mode else ""]
+        return " ".join(["ovs port", self.port, "on", self.switch, *filter(None, extras)])
+
+
+class OvsFlows(Item):
+    """The OpenFlow rules that let ``port`` send only as its VM (host/ovs.py), all under one ``cookie``."""
+
+    kind = "ovs_flows"
+    __slots__ = ("switch", "port", "cookie", "mac", "ip4", "ip6", "any4", "any6")
+
+    def __init__(self, switch: str, port: str, cookie: str, mac: str, ip4: str = "", ip6: str = "",
+                 any4: bool = False, any6: bool = False) -> None:
+        self.switch, self.port, self.cookie, self.mac = switch, port, cookie, mac
+        self.ip4 = ip4  # the VM's IPv4 address, '' for none
+        self.ip6 = ip6  # its IPv6 addresses (link-local, EUI-64), comma-separated
+        self.any4, self.any6 = any4, any6  # NIC_WITHOUT_IP=any, in a family it has no address in
+
+    def describe(self) -> str:
+        sources = ", ".join(filter(None, [self.mac, self.ip4 or ("any IPv4" if self.any4 else ""),
+                                          self.ip6.replace(",", ", "), "any IPv6" if self.any6 else ""]))
+        return f"openflow guard of {self.port} on {self.switch} (cookie {self.cookie}): {sources}"
+
+
+class BridgeVlan(Item):
+    """A bridge port's VLANs (``bridge vlan``): ``pvid`` untagged (0: none), ``tagged`` ("100,200") tagged.
+
+    The kernel's default VLAN 1 leaves a NIC's port unless the NIC names it (host/vlan.py).
+    """
+
+    kind = "bridge_vlan"
+    __slots__ = ("dev", "pvid", "tagged")
+
+    def __init__(self, dev: str, pvid: int = 0, tagged: str = "") -> None:
+        self.dev, self.pvid, self.tagged = dev, pvid, tagged
+
+    def describe(self) -> str:
+        parts = [f"pvid {self.pvid} untagged" if self.pvid else "", f"tagged {self.tagged}" if self.tagged else ""]
+        return " ".join(["bridge vlan", self.dev, *filter(None, parts)])
+
+
+class UplinkVlan(Item):
+    """VLAN ``vid``, tagged, on a bridge's uplink port ``dev``, for the NIC on ``user``.
+
+    Several NICs may need one uplink VLAN: it goes with the last of them, and
+    never if it was there before any of ours asked for it (host/vlan.py).
+    """
+
+    kind = "uplink_vlan"
+    __slots__ = ("dev", "vid", "user")
+
+    def __init__(self, dev: str, vid: int, user: str) -> None:
+        self.dev, self.vid, self.user = dev, vid, user
+
+    def describe(self) -> str:
+        return f"bridge vlan {self.dev} vid {self.vid} tagged (uplink)"
+
+
 # Every kind a record may hold: a new kind is a class here and a backend in host/backends.py.
 ITEM_TYPES: dict[str, type[Item]] = {
     cls.kind: cls for cls in (Link, Sysctl, Rule, Route, ProxyNeighbour, NftElement, BindingFile)
 }
+ITEM_TYPES.update({cls.kind: cls for cls in (OvsPort, OvsFlows, BridgeVlan, UplinkVlan)})  # issue 11: OVS, VLANs
 
 
 class Announce(Value):
@@ -158,13 +231,15 @@ class Facts(Value):
     """What the engine read from the host before planning (features stay pure)."""
 
     __slots__ = ("interface_exists", "interface_mac", "uplinks4", "uplinks6", "bridge_mtu", "profiles",
-                 "interface_kind", "local_routes", "next_hops", "node_uplinks", "uplink_mtu")
+                 "interface_kind", "local_routes", "next_hops", "node_uplinks", "uplink_mtu",
+                 "vlan_filtering", "vlan_uplinks")
 
     def __init__(self, interface_exists: bool = True, interface_mac: str = "", uplinks4: tuple[str, ...] = (),
                  uplinks6: tuple[str, ...] = (), bridge_mtu: int = 0,
                  profiles: tuple[str, ...] = ("protected", "limited", "unprotected"), interface_kind: str = "tap",
                  local_routes: tuple[tuple[str, str, str], ...] = (), next_hops: tuple[tuple[str, str, str], ...] = (),
-                 node_uplinks: tuple[tuple[str, str], ...] = (), uplink_mtu: int = 0) -> None:
+                 node_uplinks: tuple[tuple[str, str], ...] = (), uplink_mtu: int = 0,
+                 vlan_filtering: bool = False, vlan_uplinks: tuple[str, ...] = ()) -> None:
         self.interface_exists = interface_exists
         self.interface_mac = interface_mac
         self.uplinks4 = uplinks4  # devices of the default routes in table LINK
@@ -177,6 +252,8 @@ class Facts(Value):
         self.next_hops = next_hops  # (gateway, device, table) of table LINK's routes (routed NICs) and main's
         self.node_uplinks = node_uplinks  # (device, table) of the default routes of LINK and of main (IPv4)
         self.uplink_mtu = uplink_mtu  # the smallest MTU of table LINK's default-route devices (0: none)
+        self.vlan_filtering = vlan_filtering  # bridge LINK filters VLANs (bridged NICs with a VLAN)
+        self.vlan_uplinks = vlan_uplinks  # the ports of LINK that VLAN_UPLINKS names
 
 
 class Plan:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from snf_network import checks
 from snf_network.errors import InputError
-from snf_network.features import antispoof, bridged, dns, firewall, mac_filter, nfdhcpd, routed
+from snf_network.features import antispoof, bridged, dns, firewall, mac_filter, nfdhcpd, openvswitch, routed
 from snf_network.plan import Facts, Plan
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 FEATURES: tuple[Feature, ...] = (
     routed.FEATURE,
     bridged.FEATURE,
+    openvswitch.FEATURE,
     antispoof.FEATURE,
     mac_filter.FEATURE,
     firewall.FEATURE,
@@ -32,7 +33,7 @@ FEATURES: tuple[Feature, ...] = (
     dns.FEATURE,
 )
 
-SUPPORTED_MODES = ("routed", "bridged")
+SUPPORTED_MODES = ("routed", "bridged", "openvswitch")
 
 
 def check_mode(nic: Nic) -> None:

@@ -44,6 +44,12 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
         addresses.append(nic.eui64)
     elif cfg.NIC_WITHOUT_IP == "any":
         result.add(NftElement(l3, "any6", port))
+    if nic.mode == "bridged" and nic.vlan:
+        from snf_network import vlans
+
+        # The VLANs a trunk or hybrid port's VM sends tagged (features/bridged.py puts them on the port).
+        for vid in vlans.parse(nic.vlan).tagged:
+            result.add(NftElement("bridge", "vlan_ok", f"{port} . {vid}"))
     for address in addresses:
         # nd_ok matches the raw target field of neighbour advertisements and
         # of duplicate address detection probes (nft 1.0.6 cannot name it),
@@ -136,20 +142,25 @@ _ARP = """  set guarded { type ifname; }
   }
 
 """
-_BRIDGE = ("  # Bridged ports: the same checks, at layer 2.\n" + _PORT_SETS + "\n\n"
+_BRIDGE = ("  # Bridged ports: the same checks, at layer 2.\n" + _PORT_SETS + "\n"
+           + "  set vlan_ok { typeof iifname . vlan id; }\n\n"
            + """  chain antispoof {
     type filter hook prerouting priority -200; policy accept;
     iifname != @guarded return
     iifname . ether saddr != @mac_ok drop
     # IPv4, IPv6, ARP, and the RARP with which QEMU announces a migrated VM:
-    # nothing else, and no VLAN tags, which would hide a frame's real type
-    # from every check below.
-    ether type != { ip, ip6, arp, 0x8035 } drop
-    ether type 0x8035 accept
-    ether type arp iifname . arp saddr ether != @mac_ok drop
-    ether type arp arp saddr ip 0.0.0.0 accept
-    ether type arp iifname @any4 accept
-    ether type arp iifname . arp saddr ip != @ip4_ok drop
+    # nothing else. A VLAN tag only on a port's own tagged VLANs (a trunk or
+    # hybrid port of a VLAN-aware bridge: vlan_ok), one tag deep; the kernel
+    # has taken the tag out of the frame by now, so meta protocol (and every
+    # check below, whose implicit dependency it is) reads the inner type.
+    ether type 8021q iifname . vlan id != @vlan_ok drop
+    ether type 8021q vlan type != { ip, ip6, arp, 0x8035 } drop
+    ether type != { ip, ip6, arp, 0x8035, 8021q } drop
+    meta protocol 0x8035 accept
+    meta protocol arp iifname . arp saddr ether != @mac_ok drop
+    meta protocol arp arp saddr ip 0.0.0.0 accept
+    meta protocol arp iifname @any4 accept
+    meta protocol arp iifname . arp saddr ip != @ip4_ok drop
 """ + _SERVER_GUARDS + "\n" + _SOURCES + "\n" + """  }
 
 """)

@@ -74,6 +74,11 @@ def facts(host: Host, nic: Nic, cfg: Config, needs: frozenset[str]) -> Facts:
     if "uplink_mtu" in needs and nic.mode == "routed" and nic.link:
         mtus = [int(host.link_attribute(device, "mtu") or 0) for device in _uplinks(host, by_table, 4, nic.link)]
         uplink_mtu = min((mtu for mtu in mtus if mtu), default=0)
+    vlan_filtering = False
+    vlan_uplinks: tuple[str, ...] = ()
+    if "vlan_filtering" in needs and nic.vlan and bridge_mtu:
+        vlan_filtering = host.link_attribute(nic.link, "bridge/vlan_filtering") == "1"
+        vlan_uplinks = tuple(dev for dev in cfg.VLAN_UPLINKS if host.link_master(dev) == nic.link)
     return Facts(
         interface_exists=exists,
         interface_mac=host.link_attribute(tap, "address") if exists and "interface_mac" in needs else "",
@@ -86,6 +91,8 @@ def facts(host: Host, nic: Nic, cfg: Config, needs: frozenset[str]) -> Facts:
         next_hops=tuple(dict.fromkeys(next_hops)),
         node_uplinks=tuple(dict.fromkeys(node_uplinks)),
         uplink_mtu=uplink_mtu,
+        vlan_filtering=vlan_filtering,
+        vlan_uplinks=vlan_uplinks,
     )
 
 

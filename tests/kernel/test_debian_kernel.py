@@ -1,6 +1,7 @@
 """The kernel tests that this machine's kernel cannot host, run under Debian 12's own kernel.
 
-This kernel has no nft_queue and no bonding driver, and it is newer than
+This kernel has no nft_queue, no bonding driver, no VLAN filtering on
+bridges and no Open vSwitch datapath, and it is newer than
 the 6.1 a Debian 12 node runs (which refused one of our rules that 6.18
 takes: found this way). ../shared/tools/kvm-run boots Debian's kernel under
 QEMU with this machine's root file system, so the same venv and the same
@@ -32,6 +33,9 @@ INSIDE = [
     # snf-dhcpd's packet sockets and BPF filter on the kernel a Debian 12 node runs (about 50 s there).
     "tests/kernel/test_dhcpd.py::test_udhcpc_gets_the_binding",
     "tests/kernel/test_dhcpd.py::test_kernel_slaac_takes_the_eui64_address_and_the_taps_link_local_as_router",
+    # VLAN-aware bridges and 802.1Q devices; Open vSwitch on the kernel datapath.
+    "tests/kernel/test_bridge_vlans.py",
+    "tests/kernel/test_openvswitch.py::test_forged_frames_do_not_reach_the_neighbour_and_honest_ones_do",
 ]
 
 

@@ -219,7 +219,7 @@ def test_communication_taps_are_left_alone(lab: Lab) -> None:
          "IP: an address of this node (on eth0): '198.51.100.2'"),
         ({"MODE": None}, "MODE: not set"),
         ({"INTERFACE": None}, "INTERFACE: not set"),
-        ({"MODE": "openvswitch"}, "openvswitch NICs are not supported"),
+        ({"MODE": "ext"}, "ext NICs are not supported"),
     ],
 )
 def test_bad_input_is_one_line_and_changes_nothing(lab: Lab, change: dict[str, str | None], message: str) -> None:

@@ -14,13 +14,13 @@ from snf_network import config, features
 from snf_network import nic as nic_module
 from snf_network.entry.cli import render
 from snf_network.errors import InputError
-from snf_network.plan import Facts, item_from_dict, item_to_dict
+from snf_network.plan import Facts, OvsFlows, OvsPort, item_from_dict, item_to_dict
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "env"
 GOLDEN = Path(__file__).parents[1] / "golden"
 CONFIG = config.from_text("NFDHCPD_STATE_DIR=/var/lib/nfdhcpd\n")
 FACTS = Facts(interface_mac="52:54:00:aa:bb:cc", uplinks4=("eth0",), uplinks6=("eth0", "eth1"),
-              bridge_mtu=9000)
+              bridge_mtu=9000, vlan_filtering=True, vlan_uplinks=("eth1",))
 
 
 def load_env(path: Path) -> dict[str, str]:
@@ -40,9 +40,10 @@ def test_plan_matches_golden(case: str) -> None:
 
 
 def test_items_round_trip_through_the_record_format() -> None:
-    nic = nic_module.from_env(load_env(FIXTURES / "routed_dual_nfdhcpd.env"))
-    for item in features.plan(nic, CONFIG, FACTS).items:
-        assert item_from_dict(item_to_dict(item)) == item
+    for case in ("routed_dual_nfdhcpd", "ovs_hybrid", "bridged_vlan_hybrid"):
+        nic = nic_module.from_env(load_env(FIXTURES / f"{case}.env"))
+        for item in features.plan(nic, CONFIG, FACTS).items:
+            assert item_from_dict(item_to_dict(item)) == item
 
 
 def test_missing_ip_never_touches_a_default_route() -> None:
@@ -53,22 +54,59 @@ def test_missing_ip_never_touches_a_default_route() -> None:
     assert any("IPv4 skipped: IP, NETWORK_GATEWAY not set" in note for note in result.notes)
 
 
-def test_openvswitch_is_refused_rather_than_left_dead() -> None:
-    env = {**load_env(FIXTURES / "bridged_plain.env"), "MODE": "openvswitch"}
-    with pytest.raises(InputError, match="openvswitch NICs are not supported"):
+def test_ext_is_refused_rather_than_left_dead() -> None:
+    env = {**load_env(FIXTURES / "bridged_plain.env"), "MODE": "ext"}
+    with pytest.raises(InputError, match="ext NICs are not supported"):
         features.plan(nic_module.from_env(env), CONFIG, FACTS)
+
+
+@pytest.mark.parametrize(("vlan", "tag", "trunks", "mode"), [
+    ("", 0, "", ""), ("100", 100, "", "access"), (".100", 100, "", "access"),
+    (":200:100", 0, "100,200", "trunk"), (".100:200:300", 100, "100,200,300", "native-untagged"),
+])
+def test_ovs_ports_take_ganetis_documented_vlan_meaning(vlan: str, tag: int, trunks: str, mode: str) -> None:
+    env = {**load_env(FIXTURES / "ovs_access.env"), "VLAN": vlan}
+    [port] = [item for item in features.plan(nic_module.from_env(env), CONFIG, FACTS).items
+              if isinstance(item, OvsPort)]
+    assert (port.tag, port.trunks, port.vlan_mode) == (tag, trunks, mode)
+
+
+@pytest.mark.parametrize(("vlan", "message"), [
+    (".0", "VLAN 0 is outside 1-4094"), ("4095", "VLAN 4095 is outside 1-4094"),
+    (".100:100", "a VLAN is named twice"), (":5:5", "a VLAN is named twice"),
+])
+def test_impossible_vlans_are_one_line(vlan: str, message: str) -> None:
+    for case in ("ovs_access", "bridged_plain"):
+        env = {**load_env(FIXTURES / f"{case}.env"), "VLAN": vlan}
+        with pytest.raises(InputError, match=message):
+            features.plan(nic_module.from_env(env), CONFIG, FACTS)
+
+
+def test_mac_filtering_is_refused_on_ovs_ports_where_nft_cannot_see() -> None:
+    env = {**load_env(FIXTURES / "ovs_access.env"), "NETWORK_TAGS": "private-filtered"}
+    with pytest.raises(InputError, match="private-filtered is not enforced on Open vSwitch ports"):
+        features.plan(nic_module.from_env(env), CONFIG, FACTS)
+
+
+def test_a_bridge_without_vlan_filtering_refuses_a_vlan() -> None:
+    nic = nic_module.from_env(load_env(FIXTURES / "bridged_vlan_hybrid.env"))
+    with pytest.raises(InputError, match=r"bridge br0 does not filter VLANs \(ip link set br0 type bridge "
+                       r"vlan_filtering 1\)"):
+        features.plan(nic, CONFIG, Facts(interface_mac="52:54:00:aa:bb:cc", bridge_mtu=1500))
+
+
+def test_ovs_cookies_are_ours_and_differ_by_port() -> None:
+    from snf_network.host.ovs import COOKIE_PREFIX, cookie
+
+    cookies = {cookie(f"tap{n}") for n in range(2000)}
+    assert len(cookies) == 2000 and all(int(c, 16) >> 40 == COOKIE_PREFIX for c in cookies)
+    assert cookie("tap1") == cookie("tap1")
 
 
 def test_bridged_needs_an_existing_bridge() -> None:
     nic = nic_module.from_env(load_env(FIXTURES / "bridged_plain.env"))
     with pytest.raises(InputError, match="bridge br0 does not exist"):
         features.plan(nic, CONFIG, Facts())
-
-
-def test_vlans_on_bridged_nics_are_refused_rather_than_ignored() -> None:
-    env = {**load_env(FIXTURES / "bridged_plain.env"), "VLAN": ".100"}
-    with pytest.raises(InputError, match=r"VLAN: \.100: VLANs on bridged NICs are not supported"):
-        features.plan(nic_module.from_env(env), CONFIG, FACTS)
 
 
 def test_bridged_plans_do_not_depend_on_the_taps_current_mac() -> None:
@@ -87,3 +125,18 @@ def test_a_tag_naming_a_profile_that_is_not_defined_refuses_the_nic() -> None:
         features.plan(nic, CONFIG, FACTS)
     other = nic_module.from_env({**env, "TAGS": "synnefo:network:1:nonexistent"})
     assert "firewall" in features.plan(other, CONFIG, FACTS).features
+
+
+def test_a_ports_flows_are_replaced_behind_its_catch_all_drop() -> None:
+    """The port never meets the switch's NORMAL flow: its drop stays while the others are replaced."""
+    from snf_network.host.ovs import BASE_BIT, flow_script
+
+    nic = nic_module.from_env(load_env(FIXTURES / "ovs_access.env"))
+    [guard] = [item for item in features.plan(nic, CONFIG, FACTS).items if isinstance(item, OvsFlows)]
+    lines = flow_script([guard], [guard]).splitlines()
+    base = f"0x{int(guard.cookie, 16) | BASE_BIT:016x}"
+    assert lines[0].startswith(f"add priority=10,cookie={base},") and lines[0].endswith("actions=drop")
+    assert lines[1] == f"delete cookie={guard.cookie}/-1"
+    assert all(line.startswith("add ") and f"cookie={guard.cookie}," in line for line in lines[2:])
+    # Removed: every flow of the port, its drop included (the cookie's mask leaves BASE_BIT out).
+    assert flow_script([], [guard]) == f"delete cookie={guard.cookie}/0x{((1 << 64) - 1) & ~BASE_BIT:016x}\n"

@@ -1,0 +1,74 @@
+"""Open vSwitch NICs: the tap becomes a port of the switch named by LINK, guarded by OpenFlow flows.
+
+VLAN as Ganeti documents it (snf_network/vlans.py): ``N``/``.N`` an access
+port (tag=N), ``:N:M`` a trunk (trunks=N,M), ``.N:M`` a hybrid port
+(vlan_mode=native-untagged, tag=N, trunks=N,M). The tap's MAC starts with
+``fe`` as on bridges, since an OVS bridge's own address is, like a Linux
+bridge's, its ports' lowest. The anti-spoofing of bridged ports, made of
+flows (host/ovs.py says why): the same sources, the same guards.
+"""
+
+from __future__ import annotations
+
+from snf_network import vlans
+from snf_network.config import Config
+from snf_network.errors import InputError
+from snf_network.features.base import Feature
+from snf_network.nic import Nic
+from snf_network.plan import Facts, Link, OvsFlows, OvsPort, Plan
+
+
+def applies(nic: Nic, cfg: Config) -> bool:
+    return nic.mode == "openvswitch"
+
+
+def port(nic: Nic) -> OvsPort:
+    tag, trunks, mode = 0, "", ""
+    if nic.vlan:
+        wanted = vlans.parse(nic.vlan)
+        kind = wanted.mode
+        if kind == "access":
+            tag, mode = wanted.native, "access"
+        elif kind == "trunk":
+            trunks, mode = ",".join(map(str, sorted(wanted.tagged))), "trunk"
+        else:
+            tag, mode = wanted.native, "native-untagged"
+            trunks = ",".join(map(str, sorted(wanted.all)))
+    return OvsPort(nic.link, nic.interface, tag=tag, trunks=trunks, vlan_mode=mode, instance=nic.instance,
+                   nic=nic.uuid, mac=nic.mac)
+
+
+def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
+    from snf_network.host.ovs import cookie
+
+    if not nic.link:
+        raise InputError("LINK: not set (an openvswitch NIC needs a switch)")
+    if nic.has_tag(cfg.MAC_FILTERED_TAG):
+        # Its rules are nft bridge rules, which never see what OVS switches.
+        raise InputError(f"NETWORK_TAGS: {cfg.MAC_FILTERED_TAG} is not enforced on Open vSwitch ports; "
+                         "use VLANs to separate networks there")
+    address = "fe:" + facts.interface_mac[3:] if nic.hypervisor == "kvm" and facts.interface_mac else ""
+    any_ip = cfg.NIC_WITHOUT_IP == "any"
+    addresses = [nic.link_local] + ([nic.eui64] if nic.eui64 is not None else [])
+    result.derived.update(BRIDGE=nic.link, INDEV=nic.link)
+    result.add(
+        port(nic),
+        OvsFlows(nic.link, nic.interface, cookie(nic.interface), nic.mac, ip4=str(nic.ip or ""),
+                 ip6=",".join(map(str, addresses)), any4=nic.ip is None and any_ip,
+                 any6=nic.eui64 is None and any_ip),
+        Link(nic.interface, address=address),
+    )
+    if nic.ip is None and not any_ip:
+        result.notes.append("no IP: only DHCP passes from the VM over IPv4 (NIC_WITHOUT_IP=dhcp-only)")
+
+
+FEATURE = Feature(
+    "openvswitch",
+    answers=lambda cfg: "`MODE=openvswitch`",
+    summary=("the tap a port of the Open vSwitch `LINK` in one ovs-vsctl transaction, with `VLAN` as access, "
+             "trunk or hybrid port and its owner in `external_ids`; the anti-spoofing of bridged ports as "
+             "OpenFlow flows under a cookie of the port's own ([docs/openvswitch.md](docs/openvswitch.md))"),
+    applies=applies,
+    needs=("interface_mac",),
+    plan=plan,
+)

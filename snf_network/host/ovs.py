@@ -1,0 +1,358 @@
+"""Open vSwitch ports and their anti-spoofing flows, through ovs-vsctl and ovs-ofctl.
+
+A NIC's port is one ovs-vsctl transaction: ``--may-exist add-port`` with its
+VLANs (tag, trunks, vlan_mode) and who owns it in ``external_ids`` (Port:
+``snf-network-instance``, ``-nic``, ``-mac``; Interface: OVS's conventional
+``vm-id``, ``iface-id``, ``attached-mac``), so ``ovs-vsctl list Port`` shows
+whose a port is. Every column we set is set on every run: a port left under
+a reused tap's name by someone else converges to ours, and a stale port of
+ours (the tap's old record) is deleted in the same transaction. A port left
+on another switch is deleted and added again (``--may-exist`` refuses it).
+
+Netfilter's bridge hooks never see what OVS switches, and the userspace
+datapath reads a tap with a packet socket before any nft or tc hook, so a
+port's anti-spoofing is OpenFlow flows in table 0, all under a cookie of the
+port's own: the VM's frames go to NORMAL only from its MAC, as its IPv4 and
+IPv6 addresses, ARP for its address, ND and DAD for its addresses; router
+advertisements and DHCP/DHCPv6 server messages are dropped; anything else
+from the port is dropped. OVS's classifier keeps the cost of a packet flat
+in the number of ports. The flows go in before the tap comes up (this
+backend runs before the ip one), and a re-run only adds (an identical flow
+replaces itself), so there is never a moment without them.
+"""
+
+from __future__ import annotations
+
+from snf_network.errors import CommandError, SnfNetworkError
+from snf_network.host import Backend
+from snf_network.plan import OvsFlows, OvsPort
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from snf_network.config import Config
+    from snf_network.host import Host
+    from snf_network.plan import Item
+
+COOKIE_PREFIX = 0x736E66  # "snf": the top 24 bits of every cookie of ours
+BASE_BIT = 1 << 39  # set in the cookie of a port's catch-all drop flow
+COOKIE_MASK = ((1 << 64) - 1) & ~BASE_BIT
+NORMAL = "actions=NORMAL"
+DROP = "actions=drop"
+
+
+def cookie(port: str) -> str:
+    """The port's cookie: "snf" and 39 bits of a hash of its name (stable across runs and hosts).
+
+    Its catch-all drop flow has the cookie with BASE_BIT set (base_cookie), so
+    that replacing the other flows never leaves the port without it.
+    """
+    from _blake2 import blake2b  # hashlib would load OpenSSL (ms); blake2 is built in
+
+    digest = int.from_bytes(blake2b(port.encode(), digest_size=5).digest(), "big") & (BASE_BIT - 1)
+    return f"0x{COOKIE_PREFIX << 40 | digest:016x}"
+
+
+def base_cookie(value: str) -> str:
+    return f"0x{int(value, 16) | BASE_BIT:016x}"
+
+
+def cookie_match(value: str) -> str:
+    """What matches every flow of a port: its cookie, with or without BASE_BIT."""
+    return f"cookie={value}/0x{COOKIE_MASK:016x}"
+
+
+def vsctl(cfg: Config) -> list[str]:
+    argv = ["ovs-vsctl", f"--timeout={max(1, int(cfg.COMMAND_TIMEOUT))}"]
+    return [*argv, f"--db={cfg.OVS_DB}"] if cfg.OVS_DB else argv
+
+
+def ofctl_target(cfg: Config, switch: str) -> str:
+    """Where ovs-ofctl reaches ``switch``: its management socket in OVS_RUNDIR, else by name (OVS's own rundir)."""
+    return f"unix:{cfg.OVS_RUNDIR}/{switch}.mgmt" if cfg.OVS_RUNDIR else switch
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def port_ids(item: OvsPort) -> list[tuple[str, str]]:
+    return [("snf-network-instance", item.instance), ("snf-network-nic", item.nic), ("snf-network-mac", item.mac)]
+
+
+def interface_ids(item: OvsPort) -> list[tuple[str, str]]:
+    ids = [("vm-id", item.instance), ("attached-mac", item.mac)]
+    return [*ids, ("iface-id", item.nic)] if item.nic else ids
+
+
+def port_commands(item: OvsPort) -> list[list[str]]:
+    """The transaction's commands that make ``item`` so (each an ovs-vsctl command, ``--`` between them)."""
+    trunks = f"[{item.trunks}]" if item.trunks else "[]"
+    return [
+        ["--may-exist", "add-port", item.switch, item.port],
+        ["set", "Port", item.port, f"tag={item.tag or '[]'}", f"trunks={trunks}",
+         f"vlan_mode={item.vlan_mode or '[]'}",
+         *(f"external_ids:{key}={_quoted(value)}" for key, value in port_ids(item))],
+        ["set", "Interface", item.port,
+         *(f"external_ids:{key}={_quoted(value)}" for key, value in interface_ids(item))],
+    ]
+
+
+def transaction(cfg: Config, add: list[OvsPort], remove: list[OvsPort], replace: bool = False) -> list[str]:
+    commands: list[list[str]] = []
+    wanted = {item.port for item in add}
+    for item in remove:
+        if item.port not in wanted or item.switch not in {a.switch for a in add if a.port == item.port}:
+            commands.append(["--if-exists", "del-port", item.port])
+    for item in add:
+        if replace:
+            commands.append(["--if-exists", "del-port", item.port])
+        commands += port_commands(item)
+    argv = vsctl(cfg)
+    for command in commands:
+        argv += ["--", *command]
+    return argv
+
+
+def flows(item: OvsFlows) -> list[str]:
+    """Every flow of the port's guard, as ovs-ofctl add-flows lines (priorities: higher wins)."""
+    base = f"cookie={item.cookie},in_port={_quoted(item.port)}"
+    mac = item.mac
+    addresses = [address for address in item.ip6.split(",") if address]
+    lines = [
+        # No DHCP or DHCPv6 server and no router advertisements from a VM.
+        f"priority=110,{base},udp,tp_dst=68,{DROP}",
+        f"priority=110,{base},udp6,tp_dst=546,{DROP}",
+        f"priority=110,{base},icmp6,icmp_type=134,{DROP}",
+    ]
+    # To a server's (or relay's) port only what a client sends, from the
+    # client's port: OpenFlow cannot read DHCP's op field, as nft does on
+    # bridges, so a relay's or server's source port (67, 547) is what tells.
+    dhcp4 = [f"udp,dl_src={mac},nw_src=0.0.0.0"]
+    if item.ip4:
+        dhcp4.append(f"udp,dl_src={mac},nw_src={item.ip4}")
+    if item.any4:
+        dhcp4 = [f"udp,dl_src={mac}"]
+    lines += [f"priority=100,{base},{match},tp_src=68,tp_dst=67,{NORMAL}" for match in dhcp4]
+    dhcp6 = [f"udp6,dl_src={mac}"] if item.any6 else [f"udp6,dl_src={mac},ipv6_src={a}" for a in addresses]
+    lines += [f"priority=100,{base},{match},tp_src=546,tp_dst=547,{NORMAL}" for match in dhcp6]
+    lines += [f"priority=95,{base},udp,tp_dst=67,{DROP}", f"priority=95,{base},udp6,tp_dst=547,{DROP}"]
+    # Neighbour advertisements only for its own addresses, and duplicate
+    # address detection probes (from ::) too: a probe for another VM's
+    # address fails that address while it is tentative.
+    if item.any6:
+        lines.append(f"priority=90,{base},icmp6,icmp_type=136,dl_src={mac},{NORMAL}")
+        lines.append(f"priority=90,{base},icmp6,icmp_type=135,ipv6_src=::,dl_src={mac},{NORMAL}")
+    for target in addresses:
+        lines += [f"priority=90,{base},icmp6,icmp_type=136,dl_src={mac},ipv6_src={source},nd_target={target},{NORMAL}"
+                  for source in addresses]
+        lines.append(f"priority=90,{base},icmp6,icmp_type=135,ipv6_src=::,dl_src={mac},nd_target={target},{NORMAL}")
+    lines += [
+        f"priority=90,{base},icmp6,icmp_type=143,ipv6_src=::,dl_src={mac},{NORMAL}",  # MLDv2 reports during DAD
+        f"priority=85,{base},icmp6,icmp_type=136,{DROP}",
+        f"priority=85,{base},icmp6,icmp_type=135,ipv6_src=::,{DROP}",
+        # QEMU announces a migrated VM with RARP.
+        f"priority=80,{base},rarp,dl_src={mac},{NORMAL}",
+        f"priority=80,{base},arp,dl_src={mac},arp_sha={mac},arp_spa=0.0.0.0,{NORMAL}",
+    ]
+    if item.any4:
+        lines += [f"priority=80,{base},arp,dl_src={mac},arp_sha={mac},{NORMAL}",
+                  f"priority=80,{base},ip,dl_src={mac},{NORMAL}"]
+    elif item.ip4:
+        lines += [f"priority=80,{base},arp,dl_src={mac},arp_sha={mac},arp_spa={item.ip4},{NORMAL}",
+                  f"priority=80,{base},ip,dl_src={mac},nw_src={item.ip4},{NORMAL}"]
+    if item.any6:
+        lines.append(f"priority=80,{base},ipv6,dl_src={mac},{NORMAL}")
+    lines += [f"priority=80,{base},ipv6,dl_src={mac},ipv6_src={address},{NORMAL}" for address in addresses]
+    return lines
+
+
+def base_flow(item: OvsFlows) -> str:
+    """Everything else the port sends: dropped (under base_cookie, see flow_script)."""
+    return f"priority=10,cookie={base_cookie(item.cookie)},in_port={_quoted(item.port)},{DROP}"
+
+
+def flow_script(add: list[OvsFlows], remove: list[OvsFlows]) -> str:
+    """One ovs-ofctl add-flows input for a switch.
+
+    For each port: its catch-all drop first (an identical flow replaces
+    itself), then every other flow of its cookie deleted and the new ones
+    added. In between, the port's frames meet the drop: never the switch's
+    own NORMAL flow, not even on a re-run while the VM runs.
+    """
+    lines: list[str] = []
+    kept = {item.cookie for item in add}
+    for item in remove:
+        if item.cookie not in kept:
+            lines.append(f"delete {cookie_match(item.cookie)}")
+    for item in add:
+        lines += [f"add {base_flow(item)}", f"delete cookie={item.cookie}/-1"]
+        lines += [f"add {line}" for line in flows(item)]
+    return "".join(line + "\n" for line in lines)
+
+
+class OvsBackend(Backend):
+    kinds = (OvsPort.kind, OvsFlows.kind)
+    title = "open vswitch"
+
+    def apply(self, host: Host, cfg: Config, add: list[Item], remove: list[Item]) -> None:
+        ports = [item for item in add if isinstance(item, OvsPort)]
+        old_ports = [item for item in remove if isinstance(item, OvsPort)]
+        guards = [item for item in add if isinstance(item, OvsFlows)]
+        old_guards = [item for item in remove if isinstance(item, OvsFlows)]
+        adding = bool(ports or guards)
+        # Removing: flows first (the port's number may go to another port), then the port.
+        if not adding:
+            self._flows(host, cfg, [], old_guards, removing=True)
+            if old_ports:
+                host.run(transaction(cfg, [], old_ports), check=False)
+            return
+        if ports or old_ports:
+            self._ports(host, cfg, ports, old_ports)
+        self._flows(host, cfg, guards, old_guards, removing=False)
+
+    def _ports(self, host: Host, cfg: Config, ports: list[OvsPort], old_ports: list[OvsPort]) -> None:
+        argv = transaction(cfg, ports, old_ports)
+        result = host.run(argv, check=False)
+        if result.returncode == 0:
+            return
+        if "is actually attached to bridge" in result.stderr:
+            # A port of that name on another switch: --may-exist will not move it.
+            argv = transaction(cfg, ports, old_ports, replace=True)
+            result = host.run(argv, check=False)
+            if result.returncode == 0:
+                return
+        raise CommandError(argv, result.returncode, result.stderr)
+
+    def _flows(self, host: Host, cfg: Config, guards: list[OvsFlows], old_guards: list[OvsFlows],
+               removing: bool) -> None:
+        for switch in dict.fromkeys(item.switch for item in guards + old_guards):
+            add = [item for item in guards if item.switch == switch]
+            remove = [item for item in old_guards if item.switch == switch]
+            argv = ["ovs-ofctl", f"--timeout={max(1, int(cfg.COMMAND_TIMEOUT))}", "add-flows",
+                    ofctl_target(cfg, switch), "-"]
+            result = host.run(argv, flow_script(add, remove), check=False)
+            if result.returncode == 0:
+                continue
+            if removing and not add and _switch_gone(result.stderr):
+                continue  # its flows went with it
+            raise CommandError(argv, result.returncode, result.stderr)
+
+    def commands(self, cfg: Config, add: list[Item]) -> list[str]:
+        ports = [item for item in add if isinstance(item, OvsPort)]
+        lines = [" ".join(transaction(cfg, ports, []))] if ports else []
+        for item in add:
+            if isinstance(item, OvsFlows):
+                lines.append(f"ovs-ofctl add-flows {ofctl_target(cfg, item.switch)} - <<EOF")
+                lines += flow_script([item], []).splitlines()
+                lines.append("EOF")
+        return lines
+
+    def checker(self, host: Host) -> Callable[[list[Item]], list[str]]:
+        from snf_network.config import load
+
+        cfg = load()
+        state: dict[str, dict[str, str]] = {}
+
+        def ports() -> dict[str, dict[str, str]]:
+            if not state:
+                state.update(port_table(host, cfg))
+                state.setdefault("", {})  # read once, even when there is no port
+            return state
+
+        def check(items: list[Item]) -> list[str]:
+            problems = []
+            for item in items:
+                if isinstance(item, OvsPort):
+                    problems += _port_problems(item, ports().get(item.port))
+                elif isinstance(item, OvsFlows):
+                    present = flow_dump(host, cfg, item.switch, item.cookie)
+                    if present is None:
+                        problems.append(f"switch {item.switch}: cannot read its flows")
+                        continue
+                    wanted = [*flows(item), base_flow(item)]
+                    missing = [line for line in wanted if _normal(line) not in present]
+                    if missing:
+                        problems.append(f"missing {len(missing)} of the {len(wanted)} flows of "
+                                        f"{item.describe()}")
+            return problems
+
+        return check
+
+
+def _switch_gone(stderr: str) -> bool:
+    return "is not a bridge or a socket" in stderr or "No such file or directory" in stderr
+
+
+def port_table(host: Host, cfg: Config) -> dict[str, dict[str, str]]:
+    """Every port's columns that we set: name -> {switch, tag, trunks, vlan_mode, id:<external id>}."""
+    import json
+
+    result = host.run([*vsctl(cfg), "--format=json", "--", "--columns=_uuid,name,tag,trunks,vlan_mode,external_ids",
+                       "list", "Port", "--", "--columns=name,ports", "list", "Bridge"], check=False)
+    if result.returncode != 0:
+        raise SnfNetworkError(f"ovs-vsctl failed: {result.stderr.strip() or result.returncode}")
+    decoder = json.JSONDecoder()
+    text = result.stdout.strip()
+    port_data, end = decoder.raw_decode(text)
+    bridge_data, _ = decoder.raw_decode(text[end:].strip())
+    switches: dict[str, str] = {}
+    for name, ports in bridge_data["data"]:
+        for member in _set(ports):
+            switches[member[1]] = name
+    table: dict[str, dict[str, str]] = {}
+    # ovsdb's JSON: an atom, ["set", [...]] (empty or several), ["map", [[k, v], ...]], ["uuid", u].
+    for row_uuid, name, tag, trunks, mode, ids in port_data["data"]:
+        table[name] = {
+            "switch": switches.get(row_uuid[1], ""),
+            "tag": ",".join(str(t) for t in _set(tag)),
+            "trunks": ",".join(str(t) for t in sorted(_set(trunks))),
+            "vlan_mode": ",".join(_set(mode)),
+            **{f"id:{key}": value for key, value in ids[1]},
+        }
+    return table
+
+
+def _set(value: object) -> list[Any]:
+    if isinstance(value, list) and value and value[0] == "set":
+        return list(value[1])
+    return [value]
+
+
+def _port_problems(item: OvsPort, row: dict[str, str] | None) -> list[str]:
+    if row is None:
+        return [f"missing {item.describe()}"]
+    problems = []
+    if row.get("switch", item.switch) != item.switch:
+        problems.append(f"port {item.port} is on switch {row.get('switch')}, not {item.switch}")
+    wanted = {"tag": str(item.tag) if item.tag else "", "trunks": item.trunks, "vlan_mode": item.vlan_mode}
+    for column, value in wanted.items():
+        if row.get(column, "") != value:
+            problems.append(f"port {item.port}: {column} is {row.get(column) or 'empty'}, not {value or 'empty'}")
+    for key, value in port_ids(item):
+        if row.get(f"id:{key}") != value:
+            problems.append(f"port {item.port}: external_ids:{key} is not {value!r} (not our port any more?)")
+    return problems
+
+
+def _normal(line: str) -> str:
+    """A flow line as ovs-ofctl dump-flows writes it, for comparison: sorted fields, without cookie and counters."""
+    fields = [field for field in map(str.strip, line.replace(" actions=", ",actions=").split(","))
+              if field and not field.startswith(("cookie=", "duration=", "n_packets=", "n_bytes=", "idle_age=",
+                                                 "table=", "hard_age=", "in_port="))]
+    return ",".join(sorted(fields)).lower()
+
+
+def flow_dump(host: Host, cfg: Config, switch: str, cookie: str) -> set[str] | None:
+    """The switch's flows under ``cookie``, normalised (_normal); None when the switch cannot be read."""
+    result = host.run(["ovs-ofctl", f"--timeout={max(1, int(cfg.COMMAND_TIMEOUT))}", "--no-stats", "dump-flows",
+                       ofctl_target(cfg, switch), cookie_match(cookie)],
+                      check=False)
+    if result.returncode != 0:
+        return None
+    return {_normal(line.strip()) for line in result.stdout.splitlines() if "cookie=" in line}
+
+
+BACKEND = OvsBackend()
