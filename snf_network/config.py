@@ -61,6 +61,8 @@ class Config:
     MASQ_TAG: str = "masq"
     PUBLIC_TAG: str = "public"
     DNS_TAG: str = "dns"
+    # Network tag <QOS_TAG>:<rate>[:<burst>]: a bandwidth limit for every NIC of the network (qos.py).
+    QOS_TAG: str = "qos"
     # NFQUEUE numbers nfdhcpd listens on (its config: dhcp_queue, rs_queue, ns_queue, dhcpv6_queue).
     NFDHCPD_DHCP_QUEUE: int = 42
     NFDHCPD_RS_QUEUE: int = 43
