@@ -83,6 +83,10 @@ class Config:
     # Node identity for hooks: empty = decide from Ganeti's ssconf files, else the FQDN.
     NODE_NAME: str = ""
     SSCONF_DIR: str = "/var/lib/ganeti"
+    # Switches, uplinks and bonds of the node (snf-network switch apply; docs/switches.md).
+    SWITCHES_FILE: str = "/etc/snf-network/switches"
+    # The ovsdb socket of every ovs-vsctl call.
+    OVS_DB: str = "unix:/var/run/openvswitch/db.sock"
     # Keys found in the file that we do not know (warned about, never fatal).
     unknown_keys: tuple[str, ...] = ()
 
@@ -195,7 +199,7 @@ def _build(values: dict[str, str], unknown: tuple[str, ...], origin: str) -> Con
 
 _ABSOLUTE_PATHS = {"STATE_DIR", "LOCK_FILE", "NFDHCPD_STATE_DIR", "GANETI_NIC_DIR", "KERBEROS_KEYTAB",
                    "KERBEROS_TICKET", "SSCONF_DIR"}
-_OPTIONAL_PATHS = {"LOGFILE", "IFUP_EXTRA_SCRIPT", "KEYFILE", "FIREWALL_PROFILES"}
+_OPTIONAL_PATHS = {"LOGFILE", "IFUP_EXTRA_SCRIPT", "KEYFILE", "FIREWALL_PROFILES", "SWITCHES_FILE"}
 _QUEUES = {"NFDHCPD_DHCP_QUEUE", "NFDHCPD_RS_QUEUE", "NFDHCPD_NS_QUEUE", "NFDHCPD_DHCPV6_QUEUE"}
 
 
@@ -277,6 +281,13 @@ def _convert(key: str, raw: str) -> object:
     if key == "KERBEROS_PRINCIPAL":
         if raw and any(char.isspace() or char in "\"'\\" for char in raw):
             raise ValueError("not a Kerberos principal")
+        return raw
+    if key == "OVS_DB":
+        # What ovs-vsctl --db takes: unix:<absolute path>, or tcp:/ssl:<host>:<port>.
+        kind, _, rest = raw.partition(":")
+        if not ((kind == "unix" and rest.startswith("/")) or (kind in ("tcp", "ssl") and rest)) \
+                or not raw.isprintable() or " " in raw:
+            raise ValueError("expected unix:/path/to/db.sock, tcp:HOST:PORT or ssl:HOST:PORT")
         return raw
     if key == "REVERSE_ZONES":
         zones = tuple(raw.replace(",", " ").split())

@@ -9,6 +9,7 @@
     snf-network reapply                                  make the host hold every record again
     snf-network features                                 what answers to which mode and tag
     snf-network dns show|sync INSTANCE                   the DNS records of an instance (docs/dns.md)
+    snf-network switch apply [--dry-run] [NAME ...]|show the node's switches and bonds (docs/switches.md)
 """
 
 from __future__ import annotations
@@ -189,6 +190,9 @@ def _register_subgroups() -> None:
     from snf_network.entry.dns_cli import dns
 
     cli.add_command(dns)
+    from snf_network.entry.switch_cli import switch
+
+    cli.add_command(switch)
 
 
 _register_subgroups()
