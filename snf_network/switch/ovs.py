@@ -42,7 +42,7 @@ def make(host: Host, cfg: Config, step: Step) -> str:
         return step.previous or ("existed" if existed else "created")
     if step.kind == "ovs-port":
         bridge, members, mode, lacp, trunks, mtu = step.args
-        where = vsctl(host, cfg, "--if-exists", "port-to-br", step.dev, check=False)
+        where = vsctl(host, cfg, "port-to-br", step.dev, check=False)
         if where and where != bridge:
             raise SnfNetworkError(f"{step.switch}: port {step.dev} is already on the OVS bridge {where}")
         interfaces = members.split(",") if members else [step.dev]
@@ -84,4 +84,4 @@ def undo(host: Host, cfg: Config, step: Step) -> str:
 def present(host: Host, cfg: Config, step: Step) -> bool:
     if step.kind == "ovs-bridge":
         return bridge_exists(host, cfg, step.dev)
-    return vsctl(host, cfg, "--if-exists", "port-to-br", step.dev, check=False) == step.args[0]
+    return vsctl(host, cfg, "port-to-br", step.dev, check=False) == step.args[0]
