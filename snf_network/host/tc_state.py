@@ -33,7 +33,13 @@ def printed_rate(text: str) -> float:
 class TcState:
     def __init__(self, host: Host) -> None:
         self.host = host
-        result = host.run(["tc", "-j", "qdisc", "show"], check=False)
+        self.roots: dict[str, tuple[str, str]] = {}
+        self.ingress: set[str] = set()
+        self.read = False  # the node's qdiscs, read once, when a record first holds tc items
+
+    def read_qdiscs(self) -> None:
+        self.read = True
+        result = self.host.run(["tc", "-j", "qdisc", "show"], check=False)
         try:
             qdiscs: list[dict[str, Any]] = json.loads(result.stdout) if result.returncode == 0 else []
         except ValueError:
@@ -56,6 +62,8 @@ class TcState:
                 for action in entry.get("options", {}).get("actions", []) if action.get("kind") == "mirred"]
 
     def missing(self, items: list[Item]) -> list[str]:
+        if not self.read:
+            self.read_qdiscs()
         problems = []
         for item in items:
             if isinstance(item, Shaper):

@@ -96,8 +96,14 @@ def apply(host: Host, cfg: Config, names: tuple[str, ...] = (), dry_run: bool = 
         lines: list[str] = []
         if dry_run:
             lines = [f"would remove {step.describe()}" for step in reversed(stale)]
-            lines += [f"would make {step.describe()}" for step in wanted
-                      if step not in recorded or not present(host, cfg, step)]
+            for step in wanted:
+                there = present(host, cfg, step)
+                if not there:
+                    lines.append(f"would make {step.describe()}")
+                elif step not in recorded:
+                    lines.append(f"would record {step.describe()} (there already: never removed)"
+                                 if step.kind in ("bridge", "bond", "ovs-bridge") else
+                                 f"would record {step.describe()} (there already)")
             return lines or ["nothing to change"]
         kept = [step for step in recorded if step not in stale]
         for step in reversed(stale):
@@ -106,12 +112,13 @@ def apply(host: Host, cfg: Config, names: tuple[str, ...] = (), dry_run: bool = 
                 log.warning(warning)
                 lines.append(warning)
             lines.append(f"removed {step.describe()}")
-        save_record(host, cfg, kept)
+        if stale:
+            save_record(host, cfg, kept)
         made: list[Step] = []
         try:
             for step in wanted:
                 before = next((old for old in kept if old == step), None)
-                had = before is not None and present(host, cfg, before)
+                had = present(host, cfg, before or step)
                 previous = _make(host, cfg, before or step)
                 done = step.with_previous(previous)
                 if before is None:
@@ -121,6 +128,7 @@ def apply(host: Host, cfg: Config, names: tuple[str, ...] = (), dry_run: bool = 
                     kept[kept.index(before)] = done
                 if not had:
                     lines.append(f"made {step.describe()}")
+                    save_record(host, cfg, kept)  # whatever stops us next, the record covers it
         except (SnfNetworkError, OSError) as exc:
             failures = []
             for step in reversed(made):

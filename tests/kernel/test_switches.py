@@ -216,7 +216,15 @@ def test_a_bridge_over_a_bond_carries_traffic(lab: Lab, mode: str) -> None:
     assert ("IEEE 802.3ad Dynamic link aggregation" if mode == "802.3ad" else "fault-tolerance (active-backup)") \
         in bonding
     lab.ns(lab.node, "ip", "addr", "add", "203.0.113.2/24", "dev", "br3")
+    # LACP first has to agree with the upstream bond (seconds, under emulation).
+    deadline = time.monotonic() + 30
+    while not lab.ping(lab.node, "203.0.113.1", count=1) and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert lab.ping(lab.node, "203.0.113.1", count=2)
+    if mode == "802.3ad":
+        bonding = lab.ns(lab.node, "cat", "/proc/net/bonding/bond0").stdout
+        upstream_mac = lab.ns(lab.upstream, "cat", "/sys/class/net/bondu/address").stdout.strip()
+        assert f"Partner Mac Address: {upstream_mac}" in bonding, bonding  # LACP agreed with the upstream bond
     if mode == "active-backup":
         active = bonding.split("Currently Active Slave: ")[1].split()[0]
         lab.ns(lab.node, "ip", "link", "set", active, "down")  # its cable cut: the other member takes over
