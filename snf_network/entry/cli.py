@@ -122,7 +122,12 @@ def verify_command(obj: Context) -> None:
             click.echo(f"{interface}: {problem}")
     checked = len([interface for interface in report if interface != "ruleset"])
     click.echo(f"{checked} interfaces checked, {len(drifted)} differ from their records")
-    if drifted:
+    from snf_network.switch import engine as switches
+
+    switch_drift = switches.drift(obj.host, obj.cfg)
+    for line in switch_drift:
+        click.echo(line)
+    if drifted or switch_drift:
         raise click.exceptions.Exit(1)
 
 

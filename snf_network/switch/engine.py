@@ -164,3 +164,9 @@ def show(host: Host, cfg: Config) -> list[str]:
         lines.append("recorded but no longer declared (switch apply removes them):")
         lines += [f"  {step.describe()}" for step in stale]
     return lines or [f"no switches declared in {cfg.SWITCHES_FILE or 'SWITCHES_FILE (unset)'}"]
+
+
+def drift(host: Host, cfg: Config) -> list[str]:
+    """For ``snf-network verify``: the recorded parts of switches the node no longer has."""
+    return [f"switch {step.switch}: missing {step.describe().split(': ', 1)[1]}"
+            for step in load_record(host, cfg) if not present(host, cfg, step)]

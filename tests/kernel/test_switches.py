@@ -69,9 +69,12 @@ def test_a_linux_bridge_with_an_uplink_is_made_once_and_removed_when_no_longer_d
     assert lab.ping(lab.node, "203.0.113.1")
     shown = switch(lab, "show").stdout
     assert "br7 (linux-bridge) uplink eth1 mtu 1400" in shown and "ok      eth1 in bridge br7 (recorded)" in shown
-    # Someone takes the uplink out: apply puts it back.
+    assert lab.program("snf-network", env_of(lab), "verify").returncode == 0
+    # Someone takes the uplink out: show and verify say so, apply puts it back.
     lab.ns(lab.node, "ip", "link", "set", "eth1", "nomaster")
     assert "missing eth1 in bridge br7" in switch(lab, "show").stdout
+    verify = lab.program("snf-network", env_of(lab), "verify", check=False)
+    assert verify.returncode == 1 and "switch br7: missing eth1 in bridge br7" in verify.stdout
     assert "made br7: eth1 in bridge br7" in switch(lab, "apply").stdout and master_of(lab, "eth1") == "br7"
     # Declared no more: what apply made goes, the uplink's MTU comes back.
     path.write_text("# nothing\n")
