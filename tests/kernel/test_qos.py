@@ -91,9 +91,12 @@ def test_a_tagged_routed_nic_is_shaped_both_ways_and_ifdown_removes_every_part(r
 
 def test_without_a_tag_the_same_path_is_unlimited(routed: tuple[Lab, Vm]) -> None:
     lab, vm = routed
+    lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip=IP, TAGS="snf-network:qos:0:20mbit"))
+    # The tap name reused by a NIC without a limit: the old NIC's shapers and ifb go.
     env = lab.ganeti_env(vm, ip=IP, TAGS="snf-network:qos:1:20mbit")  # another NIC's tag: not this one's
     lab.program("kvm-vif-bridge", env)
-    assert "htb" not in lab.ns(lab.node, "tc", "qdisc", "show").stdout
+    left = tc_state(lab, "tap1")
+    assert "htb" not in left and "ifbtap1" not in left and "ingress" not in left
     assert lab.ping(vm.name, GATEWAY)
     assert throughput(lab, lab.upstream, vm.name, UPSTREAM_IP) > 3 * LIMIT
     assert throughput(lab, lab.upstream, vm.name, UPSTREAM_IP, reverse=True) > 3 * LIMIT
@@ -163,3 +166,16 @@ def test_a_bridged_nic_with_the_network_tag_is_shaped_both_ways(lab: Lab, tmp_pa
     lab.program("kvm-ifdown-custom", env, "tap2", "false")
     left = tc_state(lab, "tap2")
     assert "ifbtap2" not in left and "htb" not in left and "ingress" not in left
+
+
+def test_cleanup_removes_the_ifb_of_a_tap_that_vanished(lab: Lab) -> None:
+    lab.build(routed=False)
+    lab.bridge("br0")
+    vm = lab.add_vm(3, "aa:00:00:00:00:03", tap="tap3")
+    env = lab.ganeti_env(vm, mode="bridged", link="br0", tags="qos:1gbit", NETWORK_SUBNET="", NETWORK_GATEWAY="",
+                         NETWORK_SUBNET6="", NETWORK_GATEWAY6="")
+    lab.program("kvm-vif-bridge", env)
+    assert "ifbtap3" in lab.ns(lab.node, "ip", "-o", "link", "show").stdout
+    lab.ns(lab.node, "ip", "link", "del", "tap3")  # the VM died; nobody ran an ifdown
+    assert "removed tap3: " in lab.program("snf-network", env, "cleanup").stdout
+    assert "ifbtap3" not in lab.ns(lab.node, "ip", "-o", "link", "show").stdout
