@@ -62,6 +62,8 @@ class Config:
     MASQ_TAG: str = "masq"
     PUBLIC_TAG: str = "public"
     DNS_TAG: str = "dns"
+    # Network tag <QOS_TAG>:<rate>[:<burst>]: a bandwidth limit for every NIC of the network (qos.py).
+    QOS_TAG: str = "qos"
     # NFQUEUE numbers nfdhcpd listens on (its config: dhcp_queue, rs_queue, ns_queue, dhcpv6_queue).
     NFDHCPD_DHCP_QUEUE: int = 42
     NFDHCPD_RS_QUEUE: int = 43
@@ -105,6 +107,8 @@ class Config:
     # VLAN-aware Linux bridges: the bridge ports (uplinks) that get the VLANs of the
     # bridged NICs on their bridge, tagged; none unless the operator names them.
     VLAN_UPLINKS: tuple[str, ...] = ()
+    # Switches, uplinks and bonds of the node (snf-network switch apply; docs/switches.md).
+    SWITCHES_FILE: str = "/etc/snf-network/switches"
     # Keys found in the file that we do not know (warned about, never fatal).
     unknown_keys: tuple[str, ...] = ()
 
@@ -217,7 +221,8 @@ def _build(values: dict[str, str], unknown: tuple[str, ...], origin: str) -> Con
 
 _ABSOLUTE_PATHS = {"STATE_DIR", "LOCK_FILE", "NFDHCPD_STATE_DIR", "GANETI_NIC_DIR", "KERBEROS_KEYTAB",
                    "KERBEROS_TICKET", "SSCONF_DIR"}
-_OPTIONAL_PATHS = {"LOGFILE", "IFUP_EXTRA_SCRIPT", "KEYFILE", "FIREWALL_PROFILES", "DHCPD_STATUS_FILE"}
+_OPTIONAL_PATHS = {"LOGFILE", "IFUP_EXTRA_SCRIPT", "KEYFILE", "FIREWALL_PROFILES", "DHCPD_STATUS_FILE",
+                   "SWITCHES_FILE"}
 _QUEUES = {"NFDHCPD_DHCP_QUEUE", "NFDHCPD_RS_QUEUE", "NFDHCPD_NS_QUEUE", "NFDHCPD_DHCPV6_QUEUE"}
 
 

@@ -218,6 +218,55 @@ ITEM_TYPES: dict[str, type[Item]] = {
 ITEM_TYPES.update({cls.kind: cls for cls in (OvsPort, OvsFlows, BridgeVlan, UplinkVlan)})  # issue 11: OVS, VLANs
 
 
+class Shaper(Item):
+    """An HTB shaper as ``dev``'s root qdisc: one class at ``rate`` bits/s (``burst`` bytes, 0: tc's default).
+
+    On a tap it shapes what the VM receives; on the NIC's ifb, what it sends.
+    """
+
+    kind = "shaper"
+    __slots__ = ("dev", "rate", "burst")
+
+    def __init__(self, dev: str, rate: int, burst: int = 0) -> None:
+        self.dev, self.rate, self.burst = dev, rate, burst
+
+    def describe(self) -> str:
+        from snf_network.qos import show_rate, show_size
+
+        return f"shaper on {self.dev}: htb rate {show_rate(self.rate)}" + \
+            (f" burst {show_size(self.burst)}" if self.burst else "")
+
+
+class IfbLink(Item):
+    """The ifb device ``dev`` that the traffic ``tap`` receives from its VM is redirected through."""
+
+    kind = "ifb"
+    __slots__ = ("dev", "tap")
+
+    def __init__(self, dev: str, tap: str) -> None:
+        self.dev, self.tap = dev, tap
+
+    def describe(self) -> str:
+        return f"ifb {self.dev} for {self.tap}"
+
+
+class IngressRedirect(Item):
+    """An ingress qdisc on ``dev`` whose one u32 filter redirects every frame to the ifb ``to``."""
+
+    kind = "ingress_redirect"
+    __slots__ = ("dev", "to")
+
+    def __init__(self, dev: str, to: str) -> None:
+        self.dev, self.to = dev, to
+
+    def describe(self) -> str:
+        return f"ingress of {self.dev} redirected to {self.to}"
+
+
+# Bandwidth limits (features/qos.py, host/tc.py).
+ITEM_TYPES.update({cls.kind: cls for cls in (Shaper, IfbLink, IngressRedirect)})
+
+
 class Announce(Value):
     """Tell the uplink's segment where an address now lives (GARP or unsolicited NA)."""
 

@@ -9,6 +9,7 @@
     snf-network reapply                                  make the host hold every record again
     snf-network features                                 what answers to which mode and tag
     snf-network dns show|sync INSTANCE                   the DNS records of an instance (docs/dns.md)
+    snf-network switch apply [--dry-run] [NAME ...]|show the node's switches and bonds (docs/switches.md)
 """
 
 from __future__ import annotations
@@ -125,7 +126,12 @@ def verify_command(obj: Context) -> None:
             click.echo(f"{interface}: {problem}")
     checked = len([interface for interface in report if interface != "ruleset"])
     click.echo(f"{checked} interfaces checked, {len(drifted)} differ from their records")
-    if drifted:
+    from snf_network.switch import engine as switches
+
+    switch_drift = switches.drift(obj.host, obj.cfg)
+    for line in switch_drift:
+        click.echo(line)
+    if drifted or switch_drift:
         raise click.exceptions.Exit(1)
 
 
@@ -193,6 +199,9 @@ def _register_subgroups() -> None:
     from snf_network.entry.dns_cli import dns
 
     cli.add_command(dns)
+    from snf_network.entry.switch_cli import switch
+
+    cli.add_command(switch)
 
 
 _register_subgroups()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from snf_network import checks
 from snf_network.errors import InputError
 from snf_network.features import antispoof, bridged, dns, firewall, mac_filter, nfdhcpd, openvswitch, routed
+from snf_network.features import qos as qos_feature
 from snf_network.plan import Facts, Plan
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
@@ -31,6 +32,7 @@ FEATURES: tuple[Feature, ...] = (
     firewall.FEATURE,
     nfdhcpd.FEATURE,
     dns.FEATURE,
+    qos_feature.FEATURE,
 )
 
 SUPPORTED_MODES = ("routed", "bridged", "openvswitch")

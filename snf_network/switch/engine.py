@@ -1,0 +1,172 @@
+"""``switch apply`` and ``switch show``: the file's switches against the record of what we made.
+
+The record (STATE_DIR/switches.record, JSON) lists every step an apply
+made, with what the node had before. Apply makes every wanted step (each
+idempotent, so a second apply changes nothing and a device someone removed
+comes back), and undoes recorded steps the file no longer asks for, in
+reverse. A failed apply undoes the steps it added and keeps the record of
+the rest, so nothing is left half-made and unrecorded. Under the host lock,
+like the NIC programs, since both move ports in and out of bridges.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from snf_network import log
+from snf_network.errors import InputError, SnfNetworkError
+from snf_network.switch import linux, ovs, spec
+from snf_network.switch.steps import Step, of_switch
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from snf_network.config import Config
+    from snf_network.host import Host
+    from snf_network.switch.spec import Switch
+
+RECORD = "switches.record"  # not *.json: that name space is the NICs' records (record.py)
+
+
+def record_path(cfg: Config) -> str:
+    return os.path.join(cfg.STATE_DIR, RECORD)
+
+
+def load_record(host: Host, cfg: Config) -> list[Step]:
+    text = host.read(record_path(cfg))
+    if text is None:
+        return []
+    try:
+        return [Step.from_dict(entry) for entry in json.loads(text)["steps"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SnfNetworkError(f"{record_path(cfg)}: damaged ({exc}); move it away to start afresh") from None
+
+
+def save_record(host: Host, cfg: Config, steps: list[Step]) -> None:
+    os.makedirs(cfg.STATE_DIR, exist_ok=True)
+    host.write(record_path(cfg), json.dumps({"steps": [step.to_dict() for step in steps]}, indent=1) + "\n")
+
+
+def _make(host: Host, cfg: Config, step: Step) -> str:
+    return ovs.make(host, cfg, step) if step.kind.startswith("ovs-") else linux.make(host, step)
+
+
+def _undo(host: Host, cfg: Config, step: Step) -> str:
+    return ovs.undo(host, cfg, step) if step.kind.startswith("ovs-") else linux.undo(host, step)
+
+
+def present(host: Host, cfg: Config, step: Step) -> bool:
+    return ovs.present(host, cfg, step) if step.kind.startswith("ovs-") else linux.present(host, step)
+
+
+def _check_node(host: Host, switch: Switch) -> None:
+    """What only the node can tell, before anything changes: the uplinks are there and free."""
+    for dev in (switch.uplink, *switch.members):
+        if dev and not host.link_exists(dev):
+            raise InputError(f"{switch.name}: {dev} does not exist on this node")
+    if switch.type == "linux-bridge":
+        ours = {switch.name, switch.bond}
+        for dev in (switch.uplink, switch.bond, *switch.members):
+            master = host.link_master(dev) if dev and host.link_exists(dev) else ""
+            if master and master not in ours:
+                raise InputError(f"{switch.name}: {dev} is already a port of {master}")
+
+
+def selected(cfg: Config, names: tuple[str, ...]) -> tuple[dict[str, Switch], list[str]]:
+    """The file's switches, and the names apply acts on (all of them, or ``names``)."""
+    switches = spec.load(cfg.SWITCHES_FILE)
+    for name in names:
+        if name not in switches:
+            raise InputError(f"switch {name} is not declared in {cfg.SWITCHES_FILE or 'SWITCHES_FILE (unset)'}")
+    return switches, list(names)
+
+
+def apply(host: Host, cfg: Config, names: tuple[str, ...] = (), dry_run: bool = False) -> list[str]:
+    """Make the file's switches so (only ``names``, when given); the lines of what changed or would."""
+    switches, only = selected(cfg, names)
+    scope = set(only) if only else None
+    wanted = [step for name, switch in switches.items() if scope is None or name in scope
+              for step in of_switch(switch)]
+    for name, switch in switches.items():
+        if scope is None or name in scope:
+            _check_node(host, switch)
+    with host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
+        recorded = load_record(host, cfg)
+        stale = [step for step in recorded if (scope is None or step.switch in scope) and step not in wanted]
+        lines: list[str] = []
+        if dry_run:
+            lines = [f"would remove {step.describe()}" for step in reversed(stale)]
+            for step in wanted:
+                there = present(host, cfg, step)
+                if not there:
+                    lines.append(f"would make {step.describe()}")
+                elif step not in recorded:
+                    lines.append(f"would record {step.describe()} (there already: never removed)"
+                                 if step.kind in ("bridge", "bond", "ovs-bridge") else
+                                 f"would record {step.describe()} (there already)")
+            return lines or ["nothing to change"]
+        kept = [step for step in recorded if step not in stale]
+        for step in reversed(stale):
+            warning = _undo(host, cfg, step)
+            if warning:
+                log.warning(warning)
+                lines.append(warning)
+            lines.append(f"removed {step.describe()}")
+        if stale:
+            save_record(host, cfg, kept)
+        made: list[Step] = []
+        try:
+            for step in wanted:
+                before = next((old for old in kept if old == step), None)
+                had = present(host, cfg, before or step)
+                previous = _make(host, cfg, before or step)
+                done = step.with_previous(previous)
+                if before is None:
+                    made.append(done)
+                    kept.append(done)
+                else:
+                    kept[kept.index(before)] = done
+                if not had:
+                    lines.append(f"made {step.describe()}")
+                    save_record(host, cfg, kept)  # whatever stops us next, the record covers it
+        except (SnfNetworkError, OSError) as exc:
+            failures = []
+            for step in reversed(made):
+                try:
+                    _undo(host, cfg, step)
+                    kept.remove(step)
+                except (SnfNetworkError, OSError) as undo_exc:
+                    failures.append(str(undo_exc))
+            save_record(host, cfg, kept)
+            message = str(exc) if isinstance(exc, SnfNetworkError) else f"{exc.filename}: {exc.strerror}"
+            if failures:
+                message += f"; undoing it failed too ({failures[0]}): the record keeps it"
+            raise SnfNetworkError(message) from None
+        save_record(host, cfg, kept)
+    for line in lines:
+        log.info(f"switch apply: {line}")
+    return lines or ["nothing to change"]
+
+
+def show(host: Host, cfg: Config) -> list[str]:
+    """Each declared switch, what the node has of it, and recorded steps no longer declared."""
+    switches = spec.load(cfg.SWITCHES_FILE)
+    recorded = load_record(host, cfg)
+    lines = []
+    for switch in switches.values():
+        lines.append(switch.describe())
+        for step in of_switch(switch):
+            mark = "ok" if present(host, cfg, step) else "missing"
+            made = " (recorded)" if step in recorded else ""
+            lines.append(f"  {mark:7} {step.describe().split(': ', 1)[1]}{made}")
+    stale = [step for step in recorded if step.switch not in switches or step not in of_switch(switches[step.switch])]
+    if stale:
+        lines.append("recorded but no longer declared (switch apply removes them):")
+        lines += [f"  {step.describe()}" for step in stale]
+    return lines or [f"no switches declared in {cfg.SWITCHES_FILE or 'SWITCHES_FILE (unset)'}"]
+
+
+def drift(host: Host, cfg: Config) -> list[str]:
+    """For ``snf-network verify``: the recorded parts of switches the node no longer has."""
+    return [f"switch {step.switch}: missing {step.describe().split(': ', 1)[1]}"
+            for step in load_record(host, cfg) if not present(host, cfg, step)]

@@ -1,0 +1,91 @@
+"""Open vSwitch switches: the steps of an ``openvswitch`` switch, each one ``ovs-vsctl`` transaction.
+
+Every call names the database (OVS_DB, when set). What we add carries
+``external_ids:snf-network-switch=<switch>``, so ownership is visible in
+OVSDB; a bridge we did not create is never deleted, nor one that still has
+ports other than ours (instances' NICs).
+"""
+
+from __future__ import annotations
+
+from snf_network.errors import SnfNetworkError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from snf_network.config import Config
+    from snf_network.host import Host
+    from snf_network.switch.steps import Step
+
+OWNER = "snf-network-switch"
+
+
+def _ovs_vsctl(cfg: Config) -> list[str]:
+    # An empty OVS_DB is Open vSwitch's own socket, which ovs-vsctl finds itself.
+    return ["ovs-vsctl", f"--db={cfg.OVS_DB}", "--timeout=10"] if cfg.OVS_DB else ["ovs-vsctl", "--timeout=10"]
+
+
+def vsctl(host: Host, cfg: Config, *words: str, check: bool = True) -> str:
+    result = host.run([*_ovs_vsctl(cfg), *words], check=check)
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def bridge_exists(host: Host, cfg: Config, name: str) -> bool:
+    return host.run([*_ovs_vsctl(cfg), "br-exists", name], check=False).returncode == 0
+
+
+def make(host: Host, cfg: Config, step: Step) -> str:
+    if step.kind == "ovs-bridge":
+        datapath, mtu = step.args
+        existed = bridge_exists(host, cfg, step.dev)
+        words = ["--may-exist", "add-br", step.dev, "--", "set", "bridge", step.dev, f"datapath_type={datapath}"]
+        if not existed:
+            words += [f"external_ids:{OWNER}={step.switch}"]
+        if mtu != "0":
+            words += ["--", "set", "interface", step.dev, f"mtu_request={mtu}"]
+        vsctl(host, cfg, *words)
+        return step.previous or ("existed" if existed else "created")
+    if step.kind == "ovs-port":
+        bridge, members, mode, lacp, trunks, mtu = step.args
+        where = vsctl(host, cfg, "port-to-br", step.dev, check=False)
+        if where and where != bridge:
+            raise SnfNetworkError(f"{step.switch}: port {step.dev} is already on the OVS bridge {where}")
+        interfaces = members.split(",") if members else [step.dev]
+        for interface in interfaces:
+            if not host.link_exists(interface):
+                raise SnfNetworkError(f"{step.switch}: {interface} does not exist on this node")
+            master = host.link_master(interface)
+            if master and master != "ovs-system":
+                raise SnfNetworkError(f"{step.switch}: {interface} is already a port of {master}")
+        words = (["--may-exist", "add-bond", bridge, step.dev, *interfaces] if members else
+                 ["--may-exist", "add-port", bridge, step.dev])
+        words += ["--", "set", "port", step.dev, f"external_ids:{OWNER}={step.switch}"]
+        if members:
+            words += [f"bond_mode={mode}", f"lacp={lacp}"]
+        # Always set, so a VLAN list emptied in the file empties the port's too.
+        words += [f"trunks=[{trunks}]"]
+        if mtu != "0":
+            for interface in interfaces:
+                words += ["--", "set", "interface", interface, f"mtu_request={mtu}"]
+        vsctl(host, cfg, *words)
+        return ""
+    raise SnfNetworkError(f"unknown switch step {step.kind}")  # pragma: no cover - steps.of_switch makes these
+
+
+def undo(host: Host, cfg: Config, step: Step) -> str:
+    if step.kind == "ovs-bridge":
+        if step.previous != "created" or not bridge_exists(host, cfg, step.dev):
+            return ""
+        ports = vsctl(host, cfg, "list-ports", step.dev).split()
+        if ports:
+            return f"{step.switch}: kept OVS bridge {step.dev}: it still has ports ({' '.join(ports)})"
+        vsctl(host, cfg, "--if-exists", "del-br", step.dev)
+        return ""
+    if step.kind == "ovs-port":
+        vsctl(host, cfg, "--if-exists", "del-port", step.args[0], step.dev)
+    return ""
+
+
+def present(host: Host, cfg: Config, step: Step) -> bool:
+    if step.kind == "ovs-bridge":
+        return bridge_exists(host, cfg, step.dev)
+    return vsctl(host, cfg, "port-to-br", step.dev, check=False) == step.args[0]
