@@ -9,6 +9,7 @@
     snf-network reapply                                  make the host hold every record again
     snf-network features                                 what answers to which mode and tag
     snf-network dns show|sync INSTANCE                   the DNS records of an instance (docs/dns.md)
+    snf-network communication serve|status               the node dnsmasq of communication NICs
 """
 
 from __future__ import annotations
@@ -186,9 +187,11 @@ def features_command(obj: Context) -> None:
 
 
 def _register_subgroups() -> None:
+    from snf_network.entry.communication_cli import communication
     from snf_network.entry.dns_cli import dns
 
     cli.add_command(dns)
+    cli.add_command(communication)
 
 
 _register_subgroups()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from snf_network import checks
 from snf_network.errors import InputError
-from snf_network.features import antispoof, bridged, dns, firewall, mac_filter, nfdhcpd, routed
+from snf_network.features import antispoof, bridged, communication, dns, firewall, mac_filter, nfdhcpd, routed
 from snf_network.plan import Facts, Plan
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
@@ -30,6 +30,7 @@ FEATURES: tuple[Feature, ...] = (
     firewall.FEATURE,
     nfdhcpd.FEATURE,
     dns.FEATURE,
+    communication.FEATURE,
 )
 
 SUPPORTED_MODES = ("routed", "bridged")
@@ -46,6 +47,10 @@ def chosen(nic: Nic, cfg: Config) -> list[Feature]:
     """The features that answer to ``nic``, in order (after the checks that depend on the config)."""
     check_mode(nic)
     checks.check_nic(nic, cfg)
+    if nic.is_communication:
+        # Its network is Ganeti's, not the operator's: no tag, mode or
+        # profile of the others applies to it (features/communication.py).
+        return [communication.FEATURE]
     return [feature for feature in FEATURES if feature.applies(nic, cfg)]
 
 

@@ -9,7 +9,7 @@ entry here, with its backend's module; the engine, ``plan``, ``status`` and
 
 from __future__ import annotations
 
-from snf_network.host import Backend, binding, ip, nft, sysctl
+from snf_network.host import Backend, binding, communication, ip, nft, sysctl
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 
 
 # In the order a NIC's items are applied: settings, then filters before the
-# link comes up, then the files other daemons read. Undoing runs backwards,
-# so the link goes down before its filters go.
-BACKENDS: tuple[Backend, ...] = (sysctl.BACKEND, nft.BACKEND, ip.BACKEND, binding.BACKEND)
+# link comes up, then the files other daemons read (a communication tap's
+# address and dnsmasq hosts entry among them). Undoing runs backwards, so
+# the link goes down before its filters go.
+BACKENDS: tuple[Backend, ...] = (sysctl.BACKEND, nft.BACKEND, ip.BACKEND, communication.BACKEND, binding.BACKEND)
 BY_KIND: dict[str, Backend] = {kind: backend for backend in BACKENDS for kind in backend.kinds}
 
 
