@@ -171,10 +171,13 @@ def test_each_guest_gets_its_own_address_and_the_metadata(node: Node) -> None:
 
 def test_a_guest_reaches_nothing_else(node: Node) -> None:
     lab, one, two = node.lab, node.guests[1], node.guests[2]
-    # Routes a guest could add itself, through the node: to the other guest,
-    # to the node's uplink address, and beyond it.
+    # Routes colluding guests could add themselves, through the node: to each
+    # other, to the node's uplink address and beyond it; and the upstream
+    # router's way back to them.
     for destination in (f"{two.ip}/32", "198.51.100.0/24"):
         lab.ns(one.name, "ip", "route", "replace", destination, "via", SERVICE)
+    lab.ns(two.name, "ip", "route", "replace", f"{one.ip}/32", "via", SERVICE)
+    lab.ns(lab.upstream, "ip", "route", "replace", "169.254.0.0/16", "via", "198.51.100.2")
     try:
         with lab.serving(two.name, 80), lab.serving(lab.node, 8080):
             assert lab.connects(lab.node, "127.0.0.1", 8080)  # the servers are there
@@ -190,6 +193,8 @@ def test_a_guest_reaches_nothing_else(node: Node) -> None:
     finally:
         for destination in (f"{two.ip}/32", "198.51.100.0/24"):
             lab.ns(one.name, "ip", "route", "del", destination, check=False)
+        lab.ns(two.name, "ip", "route", "del", f"{one.ip}/32", check=False)
+        lab.ns(lab.upstream, "ip", "route", "del", "169.254.0.0/16", check=False)
     # As another guest's address, or another of its own, it is not heard either.
     lab.ns(one.name, "ip", "addr", "add", "169.254.0.9/16", "dev", "eth0")
     try:
@@ -197,6 +202,25 @@ def test_a_guest_reaches_nothing_else(node: Node) -> None:
     finally:
         lab.ns(one.name, "ip", "addr", "del", "169.254.0.9/16", "dev", "eth0")
     assert lab.ping(one.name, SERVICE, count=1)
+
+
+def test_a_guest_asks_dhcp_only_for_its_own_mac(node: Node) -> None:
+    scapy = pytest.importorskip("scapy.all", reason="scapy is not installed (tools/setup.sh installs python3-scapy)")
+    lab, one, two = node.lab, node.guests[1], node.guests[2]
+
+    def answered(chaddr: str) -> bool:
+        frame = (scapy.Ether(src=one.mac, dst="ff:ff:ff:ff:ff:ff") / scapy.IP(src="0.0.0.0", dst="255.255.255.255")
+                 / scapy.UDP(sport=68, dport=67)
+                 / scapy.BOOTP(op=1, xid=0x5e5e, chaddr=bytes.fromhex(chaddr.replace(":", "")) + bytes(10))
+                 / scapy.DHCP(options=[("message-type", "discover"), "end"]))
+        capture = lab.capture(lab.node, one.tap, "udp src port 67")
+        lab.send_frames(one.name, "eth0", [bytes(frame)])
+        return "BOOTP/DHCP, Reply" in capture.result()
+
+    assert answered(one.mac)
+    # dnsmasq answers by the hardware address inside the message: another
+    # guest's would be told that guest's address.
+    assert not answered(two.mac)
 
 
 def test_twenty_nics_come_and_go_without_restarting_dnsmasq(node: Node) -> None:
