@@ -133,8 +133,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
         web = subprocess.Popen(["ip", "netns", "exec", lab.node, "python3", "-m", "http.server", "80", "--bind",
                                 SERVICE, "--directory", str(workdir / "www")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait(lambda: lab.ns(lab.node, "python3", "-c", f"import socket; socket.create_connection(('{SERVICE}', 80), 1)",
-                             check=False).returncode == 0, "the HTTP server")
+        probe = f"import socket; socket.create_connection(('{SERVICE}', 80), 1)"
+        _wait(lambda: lab.ns(lab.node, "python3", "-c", probe, check=False).returncode == 0, "the HTTP server")
         for vm in state.guests.values():
             state.configure(vm)
         yield state
