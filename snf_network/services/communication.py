@@ -69,7 +69,7 @@ def config_path(cfg: Config) -> str:
 
 def rebuild_hosts(host: Host, cfg: Config) -> bool:
     with host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
-        return node.rebuild(host, cfg, [], frozenset())
+        return node.rebuild(host, cfg, [], frozenset(), from_records=True)
 
 
 class CommunicationService(Service):
@@ -88,12 +88,11 @@ class CommunicationService(Service):
         # dnsmasq reads the hosts file after dropping root (to nobody): the
         # directory and the files are world-readable (they hold no secret).
         os.makedirs(cfg.COMMUNICATION_DIR, mode=0o755, exist_ok=True)
+        self.host.remove(node.pid_path(cfg))  # a dnsmasq of an earlier run is gone (or not ours to signal)
         self.host.write(config_path(cfg), dnsmasq_config(cfg))
         with self.host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
-            content = node.render(node.recorded_entries(self.host, cfg))
-            if self.host.read(node.hosts_path(cfg)) != content:
-                self.host.write(node.hosts_path(cfg), content)
-        entries = content.count("\n") - 1
+            node.rebuild(self.host, cfg, [], frozenset(), from_records=True)
+            entries = len(node.parse(self.host.read(node.hosts_path(cfg)) or ""))
         self.logger.info(f"{entries} communication NICs recorded in {node.hosts_path(cfg)}")
 
     async def serve(self) -> None:
@@ -138,8 +137,8 @@ class CommunicationService(Service):
         cfg = config_module.load()
         if dnsmasq_config(cfg) != dnsmasq_config(self.cfg):
             self.logger.warning("the configuration of dnsmasq changed: restart the service to apply it")
-        rebuild_hosts(self.host, self.cfg)
-        node.reload_dnsmasq(self.host, self.cfg)
+        if not rebuild_hosts(self.host, self.cfg):
+            node.reload_dnsmasq(self.host, self.cfg)  # told already when the file changed
 
 
 def main(cfg: Config, debug: bool = False) -> int:

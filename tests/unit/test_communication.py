@@ -6,6 +6,7 @@ The kernel test (tests/kernel/test_communication.py) runs the same with a real d
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -44,7 +45,7 @@ def communication(tap: str = "gnt.com.0", ip: str = "169.254.0.2", mac: str = "5
 
 def hosts(cfg) -> list[str]:
     with open(node.hosts_path(cfg)) as handle:
-        return [line.strip() for line in handle if not line.startswith("#")]
+        return sorted(line.strip() for line in handle if not line.startswith("#"))
 
 
 def test_a_communication_nic_gets_that_feature_alone(cfg) -> None:
@@ -77,14 +78,14 @@ def test_up_and_down_keep_the_hosts_file_to_the_records(host, cfg) -> None:
     engine.ifup(host, communication(), cfg)
     engine.ifup(host, communication("gnt.com.1", "169.254.0.3", "52:54:00:00:00:03"), cfg)
     assert hosts(cfg) == ["52:54:00:00:00:02,169.254.0.2", "52:54:00:00:00:03,169.254.0.3"]
-    assert "address replace 169.254.169.254/32 dev gnt.com.0" in "".join(host.ip_batches(4))
+    assert host.addresses == {("169.254.169.254/32", "gnt.com.0"), ("169.254.169.254/32", "gnt.com.1")}
     assert host.sysctls["net/ipv4/conf/gnt.com.0/arp_ignore"] == "1"
     # A reused tap name: the old line goes, the new one comes.
     engine.ifup(host, communication(mac="52:54:00:00:00:09", ip="169.254.0.9"), cfg)
     assert hosts(cfg) == ["52:54:00:00:00:03,169.254.0.3", "52:54:00:00:00:09,169.254.0.9"]
     assert engine.ifdown(host, cfg, "gnt.com.0")
     assert hosts(cfg) == ["52:54:00:00:00:03,169.254.0.3"]
-    assert "address del 169.254.169.254/32 dev gnt.com.0" in "".join(host.ip_batches(4))
+    assert host.addresses == {("169.254.169.254/32", "gnt.com.1")}
     assert host.sysctls["net/ipv4/conf/gnt.com.0/arp_ignore"] == "0"
     assert engine.ifdown(host, cfg, "gnt.com.1")
     assert hosts(cfg) == [] and record.load_all(host, cfg) == []
@@ -92,8 +93,8 @@ def test_up_and_down_keep_the_hosts_file_to_the_records(host, cfg) -> None:
 
 def test_a_failed_up_leaves_no_hosts_entry(host, cfg) -> None:
     engine.ifup(host, communication("gnt.com.1", "169.254.0.3", "52:54:00:00:00:03"), cfg)
-    host.fail_when = lambda argv, stdin: "address replace" in stdin
-    with pytest.raises(SnfNetworkError, match="injected failure"):
+    host.fail_when = lambda argv, stdin: argv[:3] == ["ip", "address", "add"]
+    with pytest.raises(SnfNetworkError, match=re.escape("ip address replace 169.254.169.254/32 dev gnt.com.0: inj")):
         engine.ifup(host, communication(), cfg)
     assert hosts(cfg) == ["52:54:00:00:00:03,169.254.0.3"]
     assert record.load(host, cfg, "gnt.com.0") is None
@@ -110,7 +111,18 @@ def test_verify_sees_a_missing_hosts_line(host, cfg) -> None:
 def test_one_line_per_mac_the_last_recorded_wins() -> None:
     entries = [HostsEntry("gnt.com.0", "52:54:00:00:00:02", "169.254.0.2", "/x"),
                HostsEntry("gnt.com.3", "52:54:00:00:00:02", "169.254.0.7", "/x")]
-    assert node.render(entries) == node.HEADER + "52:54:00:00:00:02,169.254.0.7\n"
+    assert node.render(entries) == node.HEADER + "# gnt.com.3\n52:54:00:00:00:02,169.254.0.7\n"
+    assert node.parse(node.render(entries)) == [HostsEntry("gnt.com.3", "52:54:00:00:00:02", "169.254.0.7", "")]
+
+
+def test_a_nic_edits_the_hosts_file_serve_rebuilds_it_from_the_records(host, cfg) -> None:
+    engine.ifup(host, communication(), cfg)
+    with open(node.hosts_path(cfg), "a") as handle:
+        handle.write("52:54:00:99:99:99,169.254.9.9\n")
+    engine.ifup(host, communication("gnt.com.1", "169.254.0.3", "52:54:00:00:00:03"), cfg)
+    assert "52:54:00:99:99:99,169.254.9.9" in hosts(cfg)  # kept: not the NIC's to judge
+    assert service.rebuild_hosts(host, cfg)
+    assert hosts(cfg) == ["52:54:00:00:00:02,169.254.0.2", "52:54:00:00:00:03,169.254.0.3"]
 
 
 def test_no_signal_for_a_pid_that_is_not_dnsmasq(host, cfg) -> None:
