@@ -246,8 +246,9 @@ _MAIN_TABLES = ("main", "254", "default", "253")
 def check_values(nic: Nic, prefix: str = "") -> None:
     """Refuse addresses and tables no NIC can have; ``prefix`` is the variables' (a hook's GANETI_INSTANCE_NICn_).
 
-    Not for Ganeti's instance-communication NICs: Ganeti configures them, and
-    their network is link-local by design (169.254.0.0/16, fe80::/10).
+    Not for Ganeti's instance-communication NICs: their network is Ganeti's,
+    link-local by design (169.254.0.0/16, fe80::/10); features/communication.py
+    checks what they may have.
     """
     if nic.is_communication:
         return
