@@ -29,43 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.ganeti_ifup_os import SCRIPT as GANETI_IFUP_OS
 from tests.lab import VENV_BIN, Lab, can_run, sh
-
-# Ganeti 3.1's tools/ifup-os, as ../shared/docs/reference/ganeti-nfdhcpd.md (section 5) gives its
-# steps, with its paths moved into the bench's directory ($DIR). Not Ganeti's text: a re-statement.
-GANETI_IFUP_OS = r"""
-set -e
-ip link set $INTERFACE up
-ip addr add 169.254.169.254/255.255.255.255 dev $INTERFACE 2>/dev/null || true
-ethtool -K $INTERFACE tx off >/dev/null 2>&1 || true
-ip route replace $IP/32 dev $INTERFACE
-cat > $DIR/dnsmasq.conf <<EOF
-bind-dynamic
-dhcp-authoritative
-dhcp-hostsfile=$DIR/dnsmasq.hosts
-dhcp-range=169.254.0.0,static,255.255.0.0
-except-interface=eth*
-except-interface=lo
-leasefile-ro
-no-hosts
-no-ping
-no-resolv
-pid-file=$DIR/dnsmasq.pid
-port=0
-strict-order
-interface=gnt.com.*
-EOF
-{ cat $DIR/dnsmasq.hosts 2>/dev/null; echo "$MAC,$IP"; } | sort -u > $DIR/dnsmasq.hosts.new
-mv $DIR/dnsmasq.hosts.new $DIR/dnsmasq.hosts
-if [ -f $DIR/dnsmasq.pid ]; then
-  pid=$(cat $DIR/dnsmasq.pid)
-  date +%s.%N > $DIR/killed
-  kill $pid 2>/dev/null || true
-  while kill -0 $pid 2>/dev/null; do sleep 0.001; done
-fi
-dnsmasq -C $DIR/dnsmasq.conf
-date +%s.%N > $DIR/started
-"""
 
 
 def report(label: str, timings: list[float], overhead: float) -> float:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import ganeti_ifup_os
 from tests.lab import VENV_BIN, Lab, Vm, can_run, sh
 
 pytestmark = pytest.mark.kernel
@@ -307,39 +308,52 @@ def test_serve_rebuilds_the_hosts_file_on_sighup(node: Node) -> None:
     assert "52:54:00:99:99:99,169.254.9.9" not in node.hosts
 
 
-def test_ganeti_31_with_its_own_kvm_ifup_os(node: Node, tmp_path: Path) -> None:
+def test_ganeti_31_with_its_own_kvm_ifup_os(node: Node) -> None:
     """kvm-ifup sources kvm-ifup-os (Ganeti's, or ours), then execs kvm-vif-bridge (ours)."""
     lab, one = node.lab, node.guests[1]
-    ganeti = tmp_path / "ganeti"
-    ganeti.mkdir()
-    # The host side of Ganeti 3.1's tools/ifup-os (reference section 5), without its dnsmasq restart.
-    (ganeti / "kvm-ifup-os.ganeti").write_text(
-        "ip link set $INTERFACE up\nip addr add 169.254.169.254/255.255.255.255 dev $INTERFACE\n"
-        "ip route add $IP/32 dev $INTERFACE\n")
+    # Ganeti's own (tests/ganeti_ifup_os.py: its steps, with its dnsmasq kill and
+    # restart) keeps its files in a directory dnsmasq can read as nobody.
+    ganeti = Path(tempfile.mkdtemp(prefix="snf-ganeti-"))
+    ganeti.chmod(0o755)
+    (ganeti / "kvm-ifup-os.ganeti").write_text(ganeti_ifup_os.SCRIPT)
     ours = (Path(__file__).parents[2] / "ganeti" / "ifup-os").read_text()
     (ganeti / "kvm-ifup-os.ours").write_text(ours.replace("/usr/bin/kvm-vif-bridge", str(VENV_BIN / "kvm-vif-bridge")))
     (ganeti / "kvm-ifup-os.ours").chmod(0o755)
     pid = node.dnsmasq_pid()
-    for variant in ("ganeti", "ours"):
-        node.down(one, one.ip)
-        # Ganeti 3.1's kvm-ifup: source kvm-ifup-os for a communication tap, then exec kvm-vif-bridge.
-        kvm_ifup = (f'. {ganeti}/kvm-ifup-os.{variant}\nexec {VENV_BIN / "kvm-vif-bridge"}\n')
-        result = subprocess.run(["ip", "netns", "exec", lab.node, "bash", "-c", kvm_ifup, "kvm-ifup", one.tap],
-                                env=node.env(one, one.ip), capture_output=True, text=True, check=False)
-        assert (result.returncode, result.stderr) == (0, ""), (variant, result.stderr)
-        assert (lab.workdir / "state" / "gnt.com.0.json").exists()
-        assert node.dhcp(one).startswith(f"ip={one.ip} "), variant
-        assert node.fetch(one, f"http://{SERVICE}/meta_data.json"), variant
-        with lab.serving(lab.node, 8080):
-            assert not lab.connects(one.name, SERVICE, 8080), variant
-    # Ganeti 3.2 executes kvm-ifup-os (ours) with ACTION instead of network/routed/<action>; Xen's
-    # noded runs xen-ifup-os with the same environment and no ACTION.
-    for action in ("down", "up", ""):
-        result = subprocess.run(["ip", "netns", "exec", lab.node, str(ganeti / "kvm-ifup-os.ours"), one.tap],
-                                env={**node.env(one, one.ip), **({"ACTION": action} if action else {})},
-                                capture_output=True, text=True, check=False)
-        assert (result.returncode, result.stderr) == (0, ""), (action, result.stderr)
-        assert (f"{one.mac},{one.ip}" in node.hosts) == (action != "down")
+    try:
+        for variant in ("ganeti", "ours"):
+            node.down(one, one.ip)
+            # Ganeti 3.1's kvm-ifup: source kvm-ifup-os for a communication tap, then exec kvm-vif-bridge.
+            kvm_ifup = f'. {ganeti}/kvm-ifup-os.{variant}\nexec {VENV_BIN / "kvm-vif-bridge"}\n'
+            result = subprocess.run(["ip", "netns", "exec", lab.node, "bash", "-c", kvm_ifup, "kvm-ifup", one.tap],
+                                    env={**node.env(one, one.ip), "DIR": str(ganeti)}, capture_output=True,
+                                    text=True, check=False)
+            assert (result.returncode, result.stderr) == (0, ""), (variant, result.stderr)
+            assert (lab.workdir / "state" / "gnt.com.0.json").exists()
+            # With Ganeti's, two dnsmasqs answer, both bind-dynamic on gnt.com.*, with the same address.
+            assert (ganeti / "dnsmasq.pid").exists() == (variant == "ganeti")
+            assert node.dhcp(one).startswith(f"ip={one.ip} "), variant
+            assert node.fetch(one, f"http://{SERVICE}/meta_data.json"), variant
+            with lab.serving(lab.node, 8080):
+                assert not lab.connects(one.name, SERVICE, 8080), variant
+            if variant == "ganeti":
+                # What switching to ours asks of the operator once: Ganeti's dnsmasq stopped.
+                theirs = Path(f"/proc/{(ganeti / 'dnsmasq.pid').read_text().strip()}")
+                subprocess.run(["kill", theirs.name], check=True)
+                _wait(lambda path=theirs: not path.exists(), "Ganeti's dnsmasq to exit")
+                (ganeti / "dnsmasq.pid").unlink()
+        # Ganeti 3.2 executes kvm-ifup-os (ours) with ACTION instead of network/routed/<action>; Xen's
+        # noded runs xen-ifup-os with the same environment and no ACTION.
+        for action in ("down", "up", ""):
+            result = subprocess.run(["ip", "netns", "exec", lab.node, str(ganeti / "kvm-ifup-os.ours"), one.tap],
+                                    env={**node.env(one, one.ip), **({"ACTION": action} if action else {})},
+                                    capture_output=True, text=True, check=False)
+            assert (result.returncode, result.stderr) == (0, ""), (action, result.stderr)
+            assert (f"{one.mac},{one.ip}" in node.hosts) == (action != "down")
+    finally:
+        if (ganeti / "dnsmasq.pid").exists():
+            subprocess.run(["kill", (ganeti / "dnsmasq.pid").read_text().strip()], check=False)
+        shutil.rmtree(ganeti, ignore_errors=True)
     assert node.dnsmasq_pid() == pid
 
 
