@@ -15,7 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -90,7 +90,7 @@ class Node:
         return result.stdout.strip() if result.returncode == 0 else ""
 
 
-def _wait(predicate, what: str, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+def _wait(predicate: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while not predicate():
         if time.monotonic() > deadline:
