@@ -45,6 +45,8 @@ def _work(run: Run) -> int:
     nic = nic_module.from_env(env, tap)
     log.context(interface=nic.interface, instance=nic.instance)
     plan = engine.ifup(host, nic, cfg)
+    if nic.is_communication:
+        return 0  # IFUP_EXTRA_SCRIPT was never run for these (Ganeti's own script configured them)
     status = run_extra_script(cfg, argv, env, plan.derived)
     if status != 0:
         # Ganeti will not start the VM, and stock Ganeti never runs an ifdown.

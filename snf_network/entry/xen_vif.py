@@ -134,8 +134,9 @@ def _hotplug(run: Run) -> int:
             values["LINK"] = values["BRIDGE"] = bridge
     nic = nic_module.from_env(values, interface=hotplug.device, hypervisor="xen")
     plan = engine.ifup(host, nic, cfg)
-    status = run_extra_script(cfg, [argv[0], hotplug.device], {**env, **values, "INTERFACE": hotplug.device},
-                               plan.derived)
+    # IFUP_EXTRA_SCRIPT was never run for communication vifs (Ganeti's own script configured them).
+    status = 0 if nic.is_communication else run_extra_script(
+        cfg, [argv[0], hotplug.device], {**env, **values, "INTERFACE": hotplug.device}, plan.derived)
     if status != 0:
         run.state["error"] = f"{cfg.IFUP_EXTRA_SCRIPT} exited with status {status}"
         return status

@@ -195,6 +195,10 @@ def test_communication_taps_get_the_communication_feature_only(lab: Lab) -> None
     env = lab.ganeti_env(vm, ip="169.254.0.2", link="communication_rt", tags="ip-less-routed nfdhcpd",
                          INTERFACE_NAME=f"ganeti:communication:{vm.name}", NETWORK_SUBNET="169.254.0.0/16",
                          NETWORK_GATEWAY="", NETWORK_SUBNET6="fe80::/10", NETWORK_GATEWAY6="")
+    # The operator's IFUP_EXTRA_SCRIPT is not run for it (it never was).
+    extra = lab.workdir / "ifup-extra"
+    extra.write_text("#!/bin/sh\nexit 3\n")
+    extra.chmod(0o755)
     assert lab.program("kvm-vif-bridge", env).returncode == 0
     state = lab.node_state(vm.tap)
     assert state["rules"] == [] and state["proxies"] == [], state
