@@ -205,7 +205,8 @@ def test_communication_taps_get_the_communication_feature_only(lab: Lab) -> None
     assert [route for route in state["routes"] if "proto static" in route] == [
         "169.254.0.2 dev gnt.com.0 proto static scope link "], state
     assert not (lab.workdir / "nfdhcpd" / vm.tap).exists()
-    assert (lab.workdir / "communication" / "hosts").read_text().splitlines()[1:] == [f"{MAC},169.254.0.2"]
+    assert (lab.workdir / "communication" / "hosts").read_text().splitlines()[1:] == ["# gnt.com.0",
+                                                                                     f"{MAC},169.254.0.2"]
     lab.program("kvm-vif-bridge", {**env, "ACTION": "down"})
     nothing_left(lab, vm.tap)
     assert (lab.workdir / "communication" / "hosts").read_text().splitlines()[1:] == []
