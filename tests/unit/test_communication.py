@@ -158,3 +158,29 @@ def test_dnsmasq_is_told_to_keep_to_the_communication_taps(cfg) -> None:
                  "leasefile-ro", "dhcp-option=option:router"):
         assert line in lines
     assert not [line for line in lines if line.startswith("interface=") and line != "interface=gnt.com.*"]
+
+
+def test_serve_exits_with_an_error_when_dnsmasq_dies(cfg, tmp_path) -> None:
+    """systemd restarts the unit then (Restart=on-failure); its log lines are passed on first."""
+    import logging
+
+    from snf_network.services import daemon
+
+    fake = tmp_path / "dnsmasq"
+    fake.write_text("#!/bin/sh\necho 'dnsmasq[1]: failed to create listening socket' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    logger = daemon.setup_logging("snf-network-communication-test")
+    logger.addHandler(Keep())
+    status = daemon.run(service.CommunicationService(cfg, logger, dnsmasq=str(fake)), logger)
+    assert status == 1
+    assert "failed to create listening socket" in records
+    assert "stopped by an error: dnsmasq exited with status 3" in records
+    assert not os.path.exists(node.pid_path(cfg))
+    with open(service.config_path(cfg)) as handle:
+        assert "interface=gnt.com.*\n" in handle.read()
