@@ -246,8 +246,9 @@ _MAIN_TABLES = ("main", "254", "default", "253")
 def check_values(nic: Nic, prefix: str = "") -> None:
     """Refuse addresses and tables no NIC can have; ``prefix`` is the variables' (a hook's GANETI_INSTANCE_NICn_).
 
-    Not for Ganeti's instance-communication NICs: Ganeti configures them, and
-    their network is link-local by design (169.254.0.0/16, fe80::/10).
+    Not for Ganeti's instance-communication NICs: their network is Ganeti's,
+    link-local by design (169.254.0.0/16, fe80::/10); features/communication.py
+    checks what they may have.
     """
     if nic.is_communication:
         return
@@ -305,8 +306,6 @@ def check_against_node(nic: Nic, facts: Facts, prefix: str = "") -> None:
     routed to the VM (``via <IP> dev <tap>``), and its ifup runs again on
     every hotplug and soft reboot.
     """
-    if nic.is_communication:
-        return
     interface = nic.interface
     for device, table in facts.node_uplinks:
         if device == interface:
@@ -316,6 +315,8 @@ def check_against_node(nic: Nic, facts: Facts, prefix: str = "") -> None:
     if kind and kind not in _NIC_KINDS and not (kind == "device" and is_xen_vif(interface)):
         what = _KIND_NAMES.get(kind, f"a {kind} device")
         raise refused(prefix + "INTERFACE", f"{what}, not a VM's tap, Xen vif or veth", interface)
+    if nic.is_communication:
+        return  # its addresses are link-local (features/communication.py checks them)
     if nic.ip is not None:
         problem = _node_use(nic.ip, interface, facts)
         if problem:

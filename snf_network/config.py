@@ -38,6 +38,9 @@ class Config:
     # anyone can create first is a lock anyone can hold.
     LOCK_FILE: str = "/run/snf-network/lock"
     NFDHCPD_STATE_DIR: str = "/var/lib/nfdhcpd"
+    # Instance communication (features/communication.py): the node dnsmasq's
+    # config and hosts file, rebuilt from the records (so /run is enough).
+    COMMUNICATION_DIR: str = "/run/snf-network/communication"
     # Paths we read or run.
     IFUP_EXTRA_SCRIPT: str = "/etc/ganeti/ifup-extra"
     GANETI_NIC_DIR: str = "/var/run/ganeti/xen-hypervisor/nic"
@@ -53,6 +56,9 @@ class Config:
     NIC_WITHOUT_IP: str = "dhcp-only"
     # The operator's firewall profiles (added to, or replacing, the built-in ones).
     FIREWALL_PROFILES: str = "/etc/snf-network/firewall-profiles"
+    # What a communication NIC may reach at 169.254.169.254 besides DHCP (the metadata daemon's port).
+    COMMUNICATION_TCP_PORTS: tuple[int, ...] = (80,)
+    COMMUNICATION_UDP_PORTS: tuple[int, ...] = ()
     SYSLOG: bool = True
     DEBUG: bool = False
     # Network tags.
@@ -220,7 +226,7 @@ def _build(values: dict[str, str], unknown: tuple[str, ...], origin: str) -> Con
 
 
 _ABSOLUTE_PATHS = {"STATE_DIR", "LOCK_FILE", "NFDHCPD_STATE_DIR", "GANETI_NIC_DIR", "KERBEROS_KEYTAB",
-                   "KERBEROS_TICKET", "SSCONF_DIR"}
+                   "KERBEROS_TICKET", "SSCONF_DIR", "COMMUNICATION_DIR"}
 _OPTIONAL_PATHS = {"LOGFILE", "IFUP_EXTRA_SCRIPT", "KEYFILE", "FIREWALL_PROFILES", "DHCPD_STATUS_FILE",
                    "SWITCHES_FILE"}
 _QUEUES = {"NFDHCPD_DHCP_QUEUE", "NFDHCPD_RS_QUEUE", "NFDHCPD_NS_QUEUE", "NFDHCPD_DHCPV6_QUEUE"}
@@ -355,6 +361,13 @@ def _convert(key: str, raw: str) -> object:
         if raw and any(char.isspace() or char in "\"'\\" for char in raw):
             raise ValueError("not a Kerberos principal")
         return raw
+    if key in ("COMMUNICATION_TCP_PORTS", "COMMUNICATION_UDP_PORTS"):
+        ports = []
+        for word in raw.replace(",", " ").split():
+            if not word.isdecimal() or not word.isascii() or not 0 < int(word) < 65536:
+                raise ValueError(f"{shown(word)} is not a port number (1 to 65535)")
+            ports.append(int(word))
+        return tuple(dict.fromkeys(ports))
     if key == "REVERSE_ZONES":
         zones = tuple(raw.replace(",", " ").split())
         for zone in zones:

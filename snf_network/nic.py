@@ -85,7 +85,7 @@ class Nic(Value):
 
     @property
     def is_communication(self) -> bool:
-        """Ganeti's instance-communication NIC: Ganeti's own kvm-ifup-os owns it."""
+        """Ganeti's instance-communication NIC: it gets features/communication.py alone."""
         return self.interface.startswith(COMMUNICATION_TAP_PREFIX) or self.name.startswith(
             COMMUNICATION_NAME_PREFIX
         )

@@ -209,11 +209,40 @@ class UplinkVlan(Item):
 
     def describe(self) -> str:
         return f"bridge vlan {self.dev} vid {self.vid} tagged (uplink)"
+class ServiceAddress(Item):
+    """An address of the node's own on ``dev`` (169.254.169.254/32 on a communication tap)."""
+
+    kind = "service_address"
+    __slots__ = ("dev", "address")
+
+    def __init__(self, dev: str, address: str) -> None:
+        self.dev, self.address = dev, address  # address with its prefix length: 169.254.169.254/32
+
+    def describe(self) -> str:
+        return f"address {self.address} on {self.dev}"
+
+
+class HostsEntry(Item):
+    """A ``MAC,IP`` line of the communication dnsmasq's hosts file (host/communication.py)."""
+
+    kind = "hosts_entry"
+    __slots__ = ("dev", "mac", "ip", "file")
+
+    def __init__(self, dev: str, mac: str, ip: str, file: str) -> None:
+        self.dev, self.mac, self.ip = dev, mac, ip
+        self.file = file  # the hosts file (COMMUNICATION_DIR/hosts), for verify
+
+    def line(self) -> str:
+        return f"{self.mac},{self.ip}"
+
+    def describe(self) -> str:
+        return f"dnsmasq host {self.line()} (for {self.dev})"
 
 
 # Every kind a record may hold: a new kind is a class here and a backend in host/backends.py.
 ITEM_TYPES: dict[str, type[Item]] = {
-    cls.kind: cls for cls in (Link, Sysctl, Rule, Route, ProxyNeighbour, NftElement, BindingFile)
+    cls.kind: cls for cls in (Link, Sysctl, Rule, Route, ProxyNeighbour, NftElement, BindingFile,
+                              ServiceAddress, HostsEntry)
 }
 ITEM_TYPES.update({cls.kind: cls for cls in (OvsPort, OvsFlows, BridgeVlan, UplinkVlan)})  # issue 11: OVS, VLANs
 

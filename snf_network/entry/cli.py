@@ -10,6 +10,7 @@
     snf-network features                                 what answers to which mode and tag
     snf-network dns show|sync INSTANCE                   the DNS records of an instance (docs/dns.md)
     snf-network switch apply [--dry-run] [NAME ...]|show the node's switches and bonds (docs/switches.md)
+    snf-network communication serve|status               the node dnsmasq of communication NICs
 """
 
 from __future__ import annotations
@@ -196,12 +197,13 @@ def features_command(obj: Context) -> None:
 
 
 def _register_subgroups() -> None:
+    from snf_network.entry.communication_cli import communication
     from snf_network.entry.dns_cli import dns
-
-    cli.add_command(dns)
     from snf_network.entry.switch_cli import switch
 
+    cli.add_command(dns)
     cli.add_command(switch)
+    cli.add_command(communication)
 
 
 _register_subgroups()

@@ -39,16 +39,14 @@ def _work(run: Run) -> int:
         if not engine.ifdown(host, cfg, interface):
             log.info("down: nothing recorded for this interface")
         return 0
-    interface = tap or env.get("INTERFACE", "")
-    if interface.startswith(nic_module.COMMUNICATION_TAP_PREFIX) or env.get("INTERFACE_NAME", "").startswith(
-            nic_module.COMMUNICATION_NAME_PREFIX):
-        # Ganeti's own kvm-ifup-os configures these (and execs us anyway, up to 3.1).
-        log.context(interface=checks.interface_name(interface))
-        log.info("instance communication NIC: left to Ganeti")
-        return 0
+    # Communication NICs (gnt.com.N) too: up to 3.1 kvm-ifup runs us after
+    # sourcing Ganeti's kvm-ifup-os, on 3.2 its routed up script is us (or
+    # our kvm-ifup-os is); see docs/communication.md.
     nic = nic_module.from_env(env, tap)
     log.context(interface=nic.interface, instance=nic.instance)
     plan = engine.ifup(host, nic, cfg)
+    if nic.is_communication:
+        return 0  # IFUP_EXTRA_SCRIPT was never run for these (Ganeti's own script configured them)
     status = run_extra_script(cfg, argv, env, plan.derived)
     if status != 0:
         # Ganeti will not start the VM, and stock Ganeti never runs an ifdown.

@@ -133,15 +133,13 @@ def _hotplug(run: Run) -> int:
         if bridge:
             values["LINK"] = values["BRIDGE"] = bridge
     nic = nic_module.from_env(values, interface=hotplug.device, hypervisor="xen")
-    if nic.is_communication:
-        log.info("instance communication NIC: left to Ganeti")
-    else:
-        plan = engine.ifup(host, nic, cfg)
-        status = run_extra_script(cfg, [argv[0], hotplug.device], {**env, **values, "INTERFACE": hotplug.device},
-                                   plan.derived)
-        if status != 0:
-            run.state["error"] = f"{cfg.IFUP_EXTRA_SCRIPT} exited with status {status}"
-            return status
+    plan = engine.ifup(host, nic, cfg)
+    # IFUP_EXTRA_SCRIPT was never run for communication vifs (Ganeti's own script configured them).
+    status = 0 if nic.is_communication else run_extra_script(
+        cfg, [argv[0], hotplug.device], {**env, **values, "INTERFACE": hotplug.device}, plan.derived)
+    if status != 0:
+        run.state["error"] = f"{cfg.IFUP_EXTRA_SCRIPT} exited with status {status}"
+        return status
     if hotplug.type_if == "vif":
         # Last, once everything is in place: Xen lets the guest's traffic flow now.
         xen.report_connected(host, hotplug.xenbus_path)

@@ -12,7 +12,17 @@ from __future__ import annotations
 
 from snf_network import checks
 from snf_network.errors import InputError
-from snf_network.features import antispoof, bridged, dns, firewall, mac_filter, nfdhcpd, openvswitch, routed
+from snf_network.features import (
+    antispoof,
+    bridged,
+    communication,
+    dns,
+    firewall,
+    mac_filter,
+    nfdhcpd,
+    openvswitch,
+    routed,
+)
 from snf_network.features import qos as qos_feature
 from snf_network.plan import Facts, Plan
 
@@ -33,6 +43,7 @@ FEATURES: tuple[Feature, ...] = (
     nfdhcpd.FEATURE,
     dns.FEATURE,
     qos_feature.FEATURE,
+    communication.FEATURE,
 )
 
 SUPPORTED_MODES = ("routed", "bridged", "openvswitch")
@@ -49,6 +60,10 @@ def chosen(nic: Nic, cfg: Config) -> list[Feature]:
     """The features that answer to ``nic``, in order (after the checks that depend on the config)."""
     check_mode(nic)
     checks.check_nic(nic, cfg)
+    if nic.is_communication:
+        # Its network is Ganeti's, not the operator's: no tag, mode or
+        # profile of the others applies to it (features/communication.py).
+        return [communication.FEATURE]
     return [feature for feature in FEATURES if feature.applies(nic, cfg)]
 
 

@@ -142,6 +142,12 @@ class Host:
 
         netlink.proxy_neighbour(add, address, dev)
 
+    def set_address(self, add: bool, address: str, dev: str) -> None:
+        """An IPv4 address of the node's on ``dev`` (a communication tap's 169.254.169.254/32), over netlink."""
+        from snf_network.host import communication
+
+        communication.set_address(add, address, dev)
+
     def remove_legacy_rules(self, interface: str) -> list[str]:
         """The rules GRNET's bash snf-network left for ``interface`` (host/legacy.py), removed."""
         from snf_network.host import legacy

@@ -9,7 +9,7 @@ entry here, with its backend's module; the engine, ``plan``, ``status`` and
 
 from __future__ import annotations
 
-from snf_network.host import Backend, binding, ip, nft, ovs, sysctl, tc, vlan
+from snf_network.host import Backend, binding, communication, ip, nft, ovs, sysctl, tc, vlan
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
@@ -17,12 +17,13 @@ if TYPE_CHECKING:
 
 
 # In the order a NIC's items are applied: settings, then filters before the
-# link comes up (tc's shapers too), then the files other daemons read. Undoing
+# link comes up (tc's shapers too), then the files other daemons read (a
+# communication tap's address and dnsmasq hosts entry among them). Undoing
 # runs backwards, so the link goes down before its filters go. An Open vSwitch
 # port and its flows are made while the tap is still down; a bridge port's
 # VLANs once the tap is in the bridge.
 BACKENDS: tuple[Backend, ...] = (sysctl.BACKEND, nft.BACKEND, ovs.BACKEND, tc.BACKEND, ip.BACKEND, vlan.BACKEND,
-                                 binding.BACKEND)
+                                 communication.BACKEND, binding.BACKEND)
 BY_KIND: dict[str, Backend] = {kind: backend for backend in BACKENDS for kind in backend.kinds}
 
 

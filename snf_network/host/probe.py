@@ -37,7 +37,8 @@ def facts(host: Host, nic: Nic, cfg: Config, needs: frozenset[str]) -> Facts:
         next_hops.extend((address, name, table) for address, name in hops)
 
     # A routed NIC's routes go to table LINK (main when LINK is unset).
-    link = nic.link if nic.mode == "routed" and nic.link and nic.link != "main" else ""
+    # (Not a communication NIC's: its LINK, communication_rt, is unused.)
+    link = nic.link if nic.mode == "routed" and nic.link and nic.link != "main" and not nic.is_communication else ""
     if link:
         dump(4, link)
         if dual:

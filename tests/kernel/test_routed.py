@@ -187,17 +187,29 @@ def test_extra_script_gets_the_nic_and_its_status_is_ifups(lab: Lab) -> None:
     nothing_left(lab, vm.tap)  # Ganeti will not start the VM: nothing of it stays
 
 
-def test_communication_taps_are_left_alone(lab: Lab) -> None:
+def test_communication_taps_get_the_communication_feature_only(lab: Lab) -> None:
+    """No table rule, ARP mangling or proxy of the routed feature: tests/kernel/test_communication.py has the rest."""
     lab.build()
     vm = lab.add_vm(1, MAC, tap="gnt.com.0")
-    before = snapshot(lab)
-    env = lab.ganeti_env(vm, ip="169.254.0.2", link="communication_rt",
+    lab.write_config(f"COMMUNICATION_DIR={lab.workdir}/communication\n")
+    env = lab.ganeti_env(vm, ip="169.254.0.2", link="communication_rt", tags="ip-less-routed nfdhcpd",
                          INTERFACE_NAME=f"ganeti:communication:{vm.name}", NETWORK_SUBNET="169.254.0.0/16",
                          NETWORK_GATEWAY="", NETWORK_SUBNET6="fe80::/10", NETWORK_GATEWAY6="")
+    # The operator's IFUP_EXTRA_SCRIPT is not run for it (it never was).
+    extra = lab.workdir / "ifup-extra"
+    extra.write_text("#!/bin/sh\nexit 3\n")
+    extra.chmod(0o755)
     assert lab.program("kvm-vif-bridge", env).returncode == 0
-    # Left alone even when its variables are not what we would accept.
-    assert lab.program("kvm-vif-bridge", {**env, "MAC": "", "LINK": "no such table"}).returncode == 0
-    assert snapshot(lab) == before
+    state = lab.node_state(vm.tap)
+    assert state["rules"] == [] and state["proxies"] == [], state
+    assert [route for route in state["routes"] if "proto static" in route] == [
+        "169.254.0.2 dev gnt.com.0 proto static scope link "], state
+    assert not (lab.workdir / "nfdhcpd" / vm.tap).exists()
+    assert (lab.workdir / "communication" / "hosts").read_text().splitlines()[1:] == ["# gnt.com.0",
+                                                                                     f"{MAC},169.254.0.2"]
+    lab.program("kvm-vif-bridge", {**env, "ACTION": "down"})
+    nothing_left(lab, vm.tap)
+    assert (lab.workdir / "communication" / "hosts").read_text().splitlines()[1:] == []
 
 
 @pytest.mark.parametrize(

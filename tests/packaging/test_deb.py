@@ -399,7 +399,8 @@ def test_reapply_unit(package: Package) -> None:
     postinst = _control_file(package, "postinst")
     assert "deb-systemd-helper enable 'snf-network-reapply.service'" in postinst
     # Enabled, not started by the package (see debian/rules).
-    assert not [line for line in postinst.splitlines() if "deb-systemd-invoke" in line and "reapply" in line]
+    assert not [line for line in postinst.splitlines()
+                if "deb-systemd-invoke" in line and "snf-network-reapply" in line]
 
 
 def test_dhcpd_unit_runs_unprivileged_with_raw_sockets_only(package: Package) -> None:
@@ -412,6 +413,19 @@ def test_dhcpd_unit_runs_unprivileged_with_raw_sockets_only(package: Package) ->
         assert f"\n{line}\n" in unit, f"{path} lacks {line}"
     assert "deb-systemd-helper enable 'snf-dhcpd.service'" in _control_file(package, "postinst")
     assert package.entries["/var/lib/nfdhcpd"].kind == "d"
+
+
+def test_communication_unit(package: Package) -> None:
+    path = "/lib/systemd/system/snf-network-communication.service"
+    assert package.entries.get(path) is not None, f"{path} is not installed"
+    unit = _inside(package, path).read_text()
+    for line in ("Type=simple", "ExecStart=/usr/bin/snf-network communication serve",
+                 "ExecReload=/bin/kill -HUP $MAINPID", "WantedBy=multi-user.target"):
+        assert f"\n{line}\n" in unit, f"{path} lacks {line}"
+    assert "deb-systemd-helper enable 'snf-network-communication.service'" in _control_file(package, "postinst")
+    wrapper = "/usr/lib/snf-network/ifup-os"
+    assert package.entries.get(wrapper) is not None, f"{wrapper} is not installed"
+    assert "exec /usr/bin/kvm-vif-bridge" in _inside(package, wrapper).read_text()
 
 
 def test_docs_and_log_directory(package: Package) -> None:

@@ -26,6 +26,7 @@ class RecordingHost(Host):
         self.local: dict[str, tuple[str, str]] = {}  # the node's own addresses: address -> (type, device)
         self.on_link: dict[str, str] = {}  # addresses on one of main's links: address -> device
         self.proxies: set[tuple[str, str]] = set()
+        self.addresses: set[tuple[str, str]] = set()  # (address/prefix, device): Host.set_address
         self.announced: list[tuple[str, str, str]] = []
         self.fail_when: Callable[[list[str], str], bool] = lambda argv, stdin: False
         self.fail_proxy = False
@@ -111,6 +112,16 @@ class RecordingHost(Host):
             self.proxies.remove((address, dev))
         else:
             raise OSError(2, "No such file or directory")
+
+    def set_address(self, add: bool, address: str, dev: str) -> None:
+        if self.fail_when(["ip", "address", "add" if add else "del", address, "dev", dev], ""):
+            raise OSError(17, "injected failure")
+        if add:
+            self.addresses.add((address, dev))
+        elif (address, dev) in self.addresses:
+            self.addresses.remove((address, dev))
+        else:
+            raise OSError(99, "Cannot assign requested address")
 
     def remove_legacy_rules(self, interface: str) -> list[str]:
         return []

@@ -437,10 +437,17 @@ def test_the_node_checks_name_hook_variables_with_their_prefix() -> None:
         checks.check_against_node(parsed, node_with(interface_kind="bridge"), "GANETI_INSTANCE_NIC0_")
 
 
-def test_communication_nics_are_not_checked_against_the_node() -> None:
+def test_communication_nics_are_checked_against_the_node_for_their_interface_only() -> None:
+    # Their addresses are link-local (features/communication.py refuses others)...
     parsed = nic.from_env({**GOOD, "INTERFACE": "gnt.com.0", "IP": "198.51.100.1", "NETWORK_SUBNET": "",
                            "NETWORK_GATEWAY": ""})
-    checks.check_against_node(parsed, node_with(interface_kind="bridge"))
+    checks.check_against_node(parsed, node_with())
+    # ... but a name alone does not make a bridge or an uplink a guest's tap.
+    with pytest.raises(InputError, match=r"^INTERFACE: a bridge"):
+        checks.check_against_node(parsed, node_with(interface_kind="bridge"))
+    named = nic.from_env({**GOOD, "INTERFACE": "eth0", "INTERFACE_NAME": "ganeti:communication:vm1"})
+    with pytest.raises(InputError, match=r"^INTERFACE: an uplink"):
+        checks.check_against_node(named, node_with(node_uplinks=(("eth0", "main"),)))
 
 
 @pytest.mark.parametrize(("name", "good"), [

@@ -1,0 +1,205 @@
+"""The node side of instance communication: the taps' service address, and the node dnsmasq's hosts file.
+
+One dnsmasq serves every communication tap of the node (``snf-network
+communication serve``, services/communication.py). It is never restarted
+for a NIC: the hosts file (``MAC,IP`` lines) is rebuilt from our records
+under the host lock, written atomically, and dnsmasq re-reads it on SIGHUP,
+which this module sends to the pid ``serve`` wrote. No dnsmasq running is
+not an error here: ``serve`` rebuilds the file when it starts, and
+``snf-network communication status`` says it is not running.
+"""
+
+from __future__ import annotations
+
+import _signal  # type: ignore[import-not-found,unused-ignore]  # the signal module would import enum (~4 ms)
+import os
+
+from snf_network.errors import CommandError
+from snf_network.host import Backend, files
+from snf_network.plan import HostsEntry, ServiceAddress
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from snf_network.config import Config
+    from snf_network.host import Host
+    from snf_network.plan import Item
+
+HEADER = "# snf-network: communication NICs (MAC,IP, each after its interface), from the records; do not edit\n"
+
+
+def hosts_path(cfg: Config) -> str:
+    return f"{cfg.COMMUNICATION_DIR}/hosts"
+
+
+def pid_path(cfg: Config) -> str:
+    return f"{cfg.COMMUNICATION_DIR}/dnsmasq.pid"
+
+
+def recorded_entries(host: Host, cfg: Config) -> list[HostsEntry]:
+    """The hosts entries of every record."""
+    from snf_network import record
+
+    return [item for entry in record.load_all(host, cfg) for item in entry.items if isinstance(item, HostsEntry)]
+
+
+def render(entries: list[HostsEntry]) -> str:
+    """The hosts file: one ``MAC,IP`` line per MAC, each after a comment naming its interface.
+
+    dnsmasq takes the first line it reads for a MAC, so a stale entry of a
+    reused MAC must not shadow the live one: the last one given wins.
+    """
+    by_mac = {entry.mac: entry for entry in entries}
+    return HEADER + "".join(f"# {entry.dev}\n{entry.line()}\n" for entry in by_mac.values())
+
+
+def parse(text: str) -> list[HostsEntry]:
+    """The entries of a hosts file we wrote (the file name is not kept: it is only compared with, not saved)."""
+    entries, dev = [], ""
+    for line in text.splitlines():
+        if line.startswith("# "):
+            dev = line[2:].strip()
+        elif line and not line.startswith("#"):
+            mac, _, ip = line.partition(",")
+            entries.append(HostsEntry(dev, mac, ip, ""))
+            dev = ""
+    return entries
+
+
+def rebuild(host: Host, cfg: Config, add: list[HostsEntry], touched: frozenset[str],
+            from_records: bool = False) -> bool:
+    """Make the hosts file hold ``add`` for the interfaces in ``touched``, and what it held for the others.
+
+    Called under the host lock (the engine's, or serve's own), which every
+    change of the file takes, so the file is the records' entries: a NIC
+    program edits what is there rather than reading every record (100
+    records cost it ~20 ms); ``from_records`` (serve's start and SIGHUP)
+    builds it from the records themselves. Written atomically; True when it
+    changed (and dnsmasq was told).
+    """
+    path = hosts_path(cfg)
+    current = host.read(path)
+    if from_records or current is None:
+        kept = [entry for entry in recorded_entries(host, cfg) if entry.dev not in touched]
+    else:
+        kept = [entry for entry in parse(current) if entry.dev not in touched]
+    content = render([*kept, *add])
+    if current == content:
+        return False
+    host.write(path, content)
+    reload_dnsmasq(host, cfg)
+    return True
+
+
+def running_pid(host: Host, cfg: Config) -> int:
+    """The pid of the dnsmasq ``serve`` started, or 0 (no pid file, or that process is no dnsmasq)."""
+    text = (host.read(pid_path(cfg)) or "").strip()
+    if not text.isdecimal() or not text.isascii():
+        return 0
+    pid = int(text)
+    # A stale pid file must not send a signal to whatever reused the number.
+    comm = files.read(f"{host.root}/proc/{pid}/comm")
+    return pid if comm is not None and comm.strip() == "dnsmasq" else 0
+
+
+def reload_dnsmasq(host: Host, cfg: Config) -> bool:
+    pid = running_pid(host, cfg)
+    if not pid:
+        return False
+    try:
+        os.kill(pid, _signal.SIGHUP)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+RTM_NEWADDR, RTM_DELADDR, IFA_ADDRESS, IFA_LOCAL = 20, 21, 1, 2
+
+
+def set_address(add: bool, address: str, dev: str) -> None:
+    """Add (or replace) or delete an IPv4 ``address/prefix`` on ``dev``, like ``ip address replace|del``.
+
+    One netlink request in process, not an ``ip`` process (a few ms of a NIC's up).
+    Raises OSError with the kernel's errno (ENODEV, EADDRNOTAVAIL when deleting one not there).
+    """
+    import _socket  # type: ignore[import-not-found,unused-ignore]
+    import struct
+
+    from snf_network.host import netlink
+
+    host_part, _, prefix = address.partition("/")
+    try:
+        ifindex = _socket.if_nametoindex(dev)
+    except OSError:
+        raise OSError(19, f"Cannot find device {dev!r}") from None
+    packed = _socket.inet_pton(_socket.AF_INET, host_part)
+    payload = struct.pack("BBBBi", _socket.AF_INET, int(prefix or 32), 0, 0, ifindex)
+    for kind in (IFA_LOCAL, IFA_ADDRESS):
+        payload += struct.pack("HH", 8, kind) + packed
+    flags = netlink.NLM_F_REQUEST | netlink.NLM_F_ACK | (netlink.NLM_F_CREATE | netlink.NLM_F_REPLACE if add else 0)
+    netlink._request(RTM_NEWADDR if add else RTM_DELADDR, flags, payload)
+
+
+class CommunicationBackend(Backend):
+    kinds = (ServiceAddress.kind, HostsEntry.kind)
+    title = "instance communication"
+
+    def apply(self, host: Host, cfg: Config, add: list[Item], remove: list[Item]) -> None:
+        entries = [item for item in add if isinstance(item, HostsEntry)]
+        touched = frozenset(item.dev for item in (*add, *remove) if isinstance(item, HostsEntry))
+        # Removing, the entry goes first; adding, it comes last: a guest is
+        # answered only once its tap holds the address (and, the backends'
+        # order, the filters are in place).
+        if touched and not entries:
+            rebuild(host, cfg, [], touched)
+        for item in remove:
+            if isinstance(item, ServiceAddress) and item not in add:
+                try:
+                    host.set_address(False, item.address, item.dev)
+                except OSError:
+                    pass  # gone already, or with its device
+        for item in add:
+            if isinstance(item, ServiceAddress):
+                # Replace, not add: Ganeti's own kvm-ifup-os (up to 3.1) may have added it already.
+                try:
+                    host.set_address(True, item.address, item.dev)
+                except OSError as exc:
+                    raise CommandError(["ip", "address", "replace"], 2,
+                                       f"ip address replace {item.address} dev {item.dev}: {exc.strerror}") from None
+        if entries:
+            rebuild(host, cfg, entries, touched)
+
+    def commands(self, cfg: Config, add: list[Item]) -> list[str]:
+        lines = [f"ip address replace {item.address} dev {item.dev}" for item in add
+                 if isinstance(item, ServiceAddress)]
+        lines += [f"{item.file}: {item.line()}, then SIGHUP to dnsmasq" for item in add
+                  if isinstance(item, HostsEntry)]
+        return lines
+
+    def checker(self, host: Host) -> Callable[[list[Item]], list[str]]:
+        addresses: list[str] = []  # read once per verify, when first needed
+        hosts: dict[str, list[str]] = {}
+
+        def has_address(item: ServiceAddress) -> bool:
+            if not addresses:
+                addresses.extend(host.run(["ip", "-o", "-4", "address", "show"], check=False).stdout.splitlines()
+                                 or [""])
+            return any(line.split()[1:2] == [item.dev] and f" inet {item.address} " in line for line in addresses)
+
+        def check(items: list[Item]) -> list[str]:
+            problems = []
+            for item in items:
+                if isinstance(item, ServiceAddress) and not has_address(item):
+                    problems.append(f"missing address {item.address} on {item.dev}")
+                elif isinstance(item, HostsEntry):
+                    if item.file not in hosts:
+                        hosts[item.file] = (host.read(item.file) or "").splitlines()
+                    if item.line() not in hosts[item.file]:
+                        problems.append(f"missing dnsmasq host {item.line()} in {item.file}")
+            return problems
+
+        return check
+
+
+BACKEND = CommunicationBackend()

@@ -1,0 +1,149 @@
+"""``snf-network communication serve``: the node's one dnsmasq for instance communication.
+
+It writes dnsmasq's configuration into COMMUNICATION_DIR, rebuilds the hosts
+file from the records (under the host lock, like every NIC program), starts
+dnsmasq in the foreground as its child, records its pid for the NIC programs'
+SIGHUP (host/communication.py), and passes dnsmasq's log lines on through a
+rate-limited logger. dnsmasq runs in ``bind-dynamic`` mode on ``gnt.com.*``
+only: it follows taps as they come and go, and binds no other interface, so
+snf-dhcpd, nfdhcpd or any other DHCP server keeps the rest of the node.
+
+SIGHUP: the hosts file is rebuilt and dnsmasq told to re-read it. SIGTERM:
+dnsmasq is stopped (guests keep their leases and their addresses; the taps
+keep their filters), and the unit's restart starts it again. If dnsmasq
+dies, the service exits with an error, for systemd to restart it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+
+from snf_network import config as config_module
+from snf_network.config import Config
+from snf_network.host import Host
+from snf_network.host import communication as node
+from snf_network.services.daemon import Service
+
+NAME = "snf-network-communication"
+STOP_TIMEOUT = 5.0
+
+
+def dnsmasq_config(cfg: Config) -> str:
+    """dnsmasq's whole configuration: Ganeti's design (doc/design-os.rst, "dnsmasq"), bind-dynamic, no DNS."""
+    return f"""# Written by snf-network communication serve at every start; do not edit (docs/communication.md).
+# bind-dynamic: only the interfaces named below, followed as they come and go,
+# so other DHCP servers keep the node's other interfaces.
+bind-dynamic
+interface=gnt.com.*
+except-interface=eth*
+except-interface=lo
+# DHCP only: no DNS, no /etc/hosts, no leases kept on disk, no ping before offering.
+port=0
+no-resolv
+no-hosts
+no-ping
+leasefile-ro
+dhcp-authoritative
+# Addresses only from the hosts file: a MAC we hold no record of gets nothing.
+dhcp-range=169.254.0.0,static,255.255.0.0
+dhcp-hostsfile={node.hosts_path(cfg)}
+# No default route and no DNS server through the communication NIC: it is the
+# guest's last NIC, and its other NICs carry its traffic.
+dhcp-option=option:router
+dhcp-option=option:dns-server
+# The service writes the pid; dnsmasq logs to its stderr, which the service
+# passes on, rate-limited; routine DHCP exchanges are not logged.
+pid-file=
+log-facility=-
+quiet-dhcp
+"""
+
+
+def config_path(cfg: Config) -> str:
+    return f"{cfg.COMMUNICATION_DIR}/dnsmasq.conf"
+
+
+def rebuild_hosts(host: Host, cfg: Config) -> bool:
+    with host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
+        return node.rebuild(host, cfg, [], frozenset(), from_records=True)
+
+
+class CommunicationService(Service):
+    """Keeps dnsmasq running, and its hosts file the records' (services/daemon.py runs it)."""
+
+    name = NAME
+
+    def __init__(self, cfg: Config, logger: logging.Logger, dnsmasq: str = "dnsmasq") -> None:
+        self.cfg, self.logger, self.dnsmasq = cfg, logger, dnsmasq
+        self.host = Host(timeout=cfg.COMMAND_TIMEOUT)
+        self.process: asyncio.subprocess.Process | None = None
+
+    def prepare(self) -> None:
+        """The directory, dnsmasq's configuration and the hosts file, before dnsmasq starts."""
+        cfg = self.cfg
+        # dnsmasq reads the hosts file after dropping root (to nobody): the
+        # directory and the files are world-readable (they hold no secret).
+        os.makedirs(cfg.COMMUNICATION_DIR, mode=0o755, exist_ok=True)
+        self.host.remove(node.pid_path(cfg))  # a dnsmasq of an earlier run is gone (or not ours to signal)
+        self.host.write(config_path(cfg), dnsmasq_config(cfg))
+        with self.host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
+            node.rebuild(self.host, cfg, [], frozenset(), from_records=True)
+            entries = len(node.parse(self.host.read(node.hosts_path(cfg)) or ""))
+        self.logger.info(f"{entries} communication NICs recorded in {node.hosts_path(cfg)}")
+
+    async def serve(self) -> None:
+        self.prepare()
+        process = await asyncio.create_subprocess_exec(
+            self.dnsmasq, "--keep-in-foreground", f"--conf-file={config_path(self.cfg)}",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        self.process = process
+        self.host.write(node.pid_path(self.cfg), f"{process.pid}\n")
+        try:
+            await self._pass_log(process)
+            status = await process.wait()
+            raise RuntimeError(f"dnsmasq exited with status {status}")
+        finally:
+            self.host.remove(node.pid_path(self.cfg))
+            await self._stop(process)
+
+    async def _pass_log(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stderr is not None
+        while True:
+            line = await process.stderr.readline()
+            if not line:
+                return
+            text = line.decode(errors="replace").rstrip()
+            # "dnsmasq[123]: ..." / "dnsmasq-dhcp[123]: ...": the message is what follows.
+            self.logger.info(text.split(": ", 1)[-1][:1000])
+
+    async def _stop(self, process: asyncio.subprocess.Process) -> None:
+        if process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(process.wait()), STOP_TIMEOUT)
+        except (TimeoutError, asyncio.CancelledError):
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+    async def reload(self) -> None:
+        """Re-read the config; rebuild the hosts file from the records, and have dnsmasq re-read it."""
+        cfg = config_module.load()
+        if dnsmasq_config(cfg) != dnsmasq_config(self.cfg):
+            self.logger.warning("the configuration of dnsmasq changed: restart the service to apply it")
+        if not rebuild_hosts(self.host, self.cfg):
+            node.reload_dnsmasq(self.host, self.cfg)  # told already when the file changed
+
+
+def main(cfg: Config, debug: bool = False) -> int:
+    from snf_network.services import daemon
+
+    logger = daemon.setup_logging(NAME, debug or cfg.DEBUG)
+    service = CommunicationService(cfg, logger)
+    return daemon.run(service, logger)
