@@ -9,6 +9,7 @@
     snf-network reapply                                  make the host hold every record again
     snf-network features                                 what answers to which mode and tag
     snf-network dns show|sync INSTANCE                   the DNS records of an instance (docs/dns.md)
+    snf-network overlay setup|teardown|status|show       the NBMA overlays (docs/nbma.md)
 """
 
 from __future__ import annotations
@@ -187,8 +188,10 @@ def features_command(obj: Context) -> None:
 
 def _register_subgroups() -> None:
     from snf_network.entry.dns_cli import dns
+    from snf_network.entry.overlay_cli import overlay
 
     cli.add_command(dns)
+    cli.add_command(overlay)
 
 
 _register_subgroups()
