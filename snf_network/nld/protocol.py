@@ -88,6 +88,7 @@ class Opener:
         return None
 
 
-def batches(entries: list[dict[str, object]], size: int = 30) -> list[list[dict[str, object]]]:
-    """Entries in groups small enough for one datagram (an entry is about 40 bytes of JSON)."""
+def batches(entries: list[dict[str, object]], size: int = 12) -> list[list[dict[str, object]]]:
+    """Entries in groups small enough for one datagram: an entry is at most about 100 bytes of JSON,
+    the seal and the header fields about 170 (tests/unit/test_nbma.py checks the worst case)."""
     return [entries[i:i + size] for i in range(0, len(entries), size)] or [[]]

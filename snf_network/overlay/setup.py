@@ -225,25 +225,41 @@ def _node_plan(host: Host, ov: Overlay, peers: list[str]) -> list[Step]:
         if entry is None or "PERMANENT" not in entry.get("state", []):  # type: ignore[operator]
             steps.append(Step(["ip", "neigh", "replace", ep.internal, "lladdr", backends.lladdr_for(ov, ep.external),
                                "dev", dev, "nud", "permanent"]))
-    if table != "main" and not _has_rule(host, dev, table):
-        steps.append(Step(["ip", "rule", "add", "iif", dev, "lookup", table]))
+    if table != "main":
+        for selector in _rules(ov):
+            if not _rules_matching(host, selector, table):
+                steps.append(Step(["ip", "rule", "add", *selector, "lookup", table]))
     return steps
 
 
-def _has_rule(host: Host, dev: str, table: str) -> bool:
-    return any(rule.get("iif") == dev and str(rule.get("table")) == table and "src" in rule and
-               len(rule) <= 5 for rule in _json(host, ["ip", "-j", "-4", "rule", "show", "iif", dev]))
+def _rules(ov: Overlay) -> list[list[str]]:
+    """What comes out of the overlay is routed by its table; so are the node's own packets to instances:
+    the ICMP "fragmentation needed" it sends a VM whose packet does not fit the overlay's MTU (without
+    this rule the main table, which knows no instance, would lose it: a PMTU black hole)."""
+    return [["iif", ov.device], ["to", str(ov.network), "iif", "lo"]]
+
+
+def _rules_matching(host: Host, selector: list[str], table: str) -> int:
+    want = dict(zip(selector[::2], selector[1::2], strict=True))
+    count = 0
+    for rule in _json(host, ["ip", "-j", "-4", "rule", "show", *selector]):
+        dst = f"{rule.get('dst')}/{rule.get('dstlen')}" if "dst" in rule else None
+        if (str(rule.get("table")) == table and rule.get("iif") == want.get("iif") and dst == want.get("to")
+                and rule.get("src") == "all" and "fwmark" not in rule and "oif" not in rule):
+            count += 1
+    return count
 
 
 def teardown_plan(host: Host, cfg: NbmaConfig) -> list[Step]:
     steps: list[Step] = []
+    mine = local_addresses(host)
     if _nft_current(host):
         steps.append(Step(["nft", "delete", "table", "inet", NFT_TABLE]))
     for ov in cfg.overlays:
-        if ov.table != "main":
-            for rule in _json(host, ["ip", "-j", "-4", "rule", "show", "iif", ov.device]):
-                if str(rule.get("table")) == ov.table:
-                    steps.append(Step(["ip", "rule", "del", "iif", ov.device, "lookup", ov.table]))
+        if ov.table != "main" and not ov.is_endpoint(mine):
+            for selector in _rules(ov):
+                steps += [Step(["ip", "rule", "del", *selector, "lookup", ov.table])] * _rules_matching(
+                    host, selector, ov.table)
             for route in _json(host, ["ip", "-j", "-4", "route", "show", "table", ov.table]):
                 if route.get("type") == "throw" and route.get("dst") in ov.directroutes:
                     steps.append(Step(["ip", "route", "del", "throw", str(route["dst"]), "table", ov.table]))

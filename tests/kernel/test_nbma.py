@@ -79,6 +79,7 @@ def test_dry_run_prints_the_exact_changes_and_makes_none(lab: NbmaLab) -> None:
     assert f"bridge fdb append {mac_of(NODES['b'])} dev vx42 dst {NODES['b']} self permanent" in out
     assert "ip route replace default via 192.0.2.254 dev vx42 onlink table 100 proto static" in out
     assert "ip rule add iif vx42 lookup 100" in out
+    assert "ip rule add to 192.0.2.0/24 iif lo lookup 100" in out
     assert underlay_state(lab, "a") == before
 
 
@@ -120,6 +121,15 @@ def test_vms_on_two_nodes_reach_each_other(lab: NbmaLab) -> None:
     # C never heard of either (nothing was flooded to it).
     c = lab.nodes["c"]
     assert c.neighbour("vx42", IP1) == "" and c.neighbour("vx42", IP2) == ""
+
+
+def test_the_overlay_mtu_is_discovered_not_a_black_hole(lab: NbmaLab) -> None:
+    v1 = lab.nodes["a"].vms[0]
+    big = sh("ip", "netns", "exec", v1.name, "ping", "-M", "do", "-s", "1472", "-c", "2", "-i", "0.2", "-W", "1",
+             IP2, check=False)
+    assert "mtu = 1450" in big.stdout + big.stderr or "mtu=1450" in big.stdout + big.stderr, big
+    assert lab.ping(v1.name, IP2, count=1) and sh("ip", "netns", "exec", v1.name, "ping", "-M", "do", "-s", "1422",
+                                                   "-c", "1", "-W", "2", IP2, check=False).returncode == 0
 
 
 def test_an_unknown_address_is_unreachable_and_nothing_leaves(lab: NbmaLab) -> None:
