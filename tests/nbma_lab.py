@@ -61,7 +61,7 @@ class NbmaNode(Lab):
                str(self.config_path)}
         return self.program("snf-network", env, *args, check=check)
 
-    def start_daemon(self) -> None:
+    def start_daemon(self, wait: bool = True) -> None:
         log = open(self.workdir / "nld.log", "a")  # noqa: SIM115 - the daemon's stderr, closed with it
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "SNF_NETWORK_CONFIG":
                str(self.config_path)}
@@ -69,7 +69,12 @@ class NbmaNode(Lab):
             ["ip", "netns", "exec", self.node, str(VENV_BIN / "snf-nld"), "--foreground", "--debug"],
             env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
         log.close()
-        deadline = time.monotonic() + 15
+        if wait:
+            self.wait_daemon()
+
+    def wait_daemon(self, seconds: float = 15) -> None:
+        assert self.daemon is not None
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if "serving" in self.daemon_log():
                 return
@@ -163,9 +168,11 @@ class NbmaLab:
         for node in self.nodes.values():
             node.snf("overlay", "setup")
 
-    def start_daemons(self) -> None:
+    def start_daemons(self, seconds: float = 15) -> None:
         for node in self.nodes.values():
-            node.start_daemon()
+            node.start_daemon(wait=False)
+        for node in self.nodes.values():
+            node.wait_daemon(seconds)
 
     def vm(self, label: str, index: int, ip: str) -> Vm:
         node = self.nodes[label]

@@ -38,9 +38,13 @@ def lladdr_for(ov: Overlay, node_ip: str) -> str:
 
 
 def node_for(ov: Overlay, lladdr: str) -> str | None:
+    """The node a neighbour entry's lladdr names. GRE's is 4 bytes: ``ip`` shows it dotted, pyroute2 as hex."""
     if ov.backend == "vxlan":
         return node_of_mac(lladdr)
+    parts = lladdr.split(":")
     try:
+        if len(parts) == 4:
+            return str(ipaddress.IPv4Address(bytes(int(part, 16) for part in parts)))
         return str(ipaddress.IPv4Address(lladdr))
     except ValueError:
         return None
@@ -78,6 +82,6 @@ def matches(ov: Overlay, link: dict[str, object], local_ip: str) -> str:
     else:
         if data.get("local") not in (None, "any") or data.get("remote") not in (None, "any"):
             return f"{ov.device} exists and is not open-ended (it has a local or remote address)"
-        if data.get("ikey") != str(ipaddress.IPv4Address(ov.key)):
+        if "ikey" in data and str(data["ikey"]) not in (str(ipaddress.IPv4Address(ov.key)), str(ov.key)):
             return f"{ov.device} exists with another key"
     return ""

@@ -100,6 +100,9 @@ def test_node_macs_round_trip() -> None:
     assert backends.node_of_mac("02:00:0a:00:01:02") == "10.0.1.2"
     assert backends.node_of_mac("aa:00:0a:00:01:02") is None
     assert backends.node_of_mac("ff:ff:ff:ff:ff:ff") is None
+    gre = config.build_overlay("g", {"INSTANCE_NETWORK": "192.0.2.0/24"}, "x", gre=True)
+    assert backends.lladdr_for(gre, "198.51.100.6") == "198.51.100.6"
+    assert backends.node_for(gre, "198.51.100.6") == backends.node_for(gre, "c6:33:64:06") == "198.51.100.6"
 
 
 def test_the_firewall_admits_only_peers(tmp_path: Path) -> None:
