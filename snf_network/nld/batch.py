@@ -54,6 +54,11 @@ class Batch:
         payload = ndmsg + _attr(NDA_LLADDR, _lladdr(mac)) + _attr(NDA_DST, _socket.inet_aton(dst))
         self.requests.append((RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_APPEND, payload))
 
+    def del_fdb(self, ifindex: int, mac: str, dst: str) -> None:
+        ndmsg = struct.pack("BxxxiHBB", AF_BRIDGE, ifindex, 0, NTF_SELF, 0)
+        payload = ndmsg + _attr(NDA_LLADDR, _lladdr(mac)) + _attr(NDA_DST, _socket.inet_aton(dst))
+        self.requests.append((RTM_DELNEIGH, 0, payload))
+
     def send(self) -> list[tuple[int, int]]:
         requests, self.requests = self.requests, []
         if not requests:

@@ -91,7 +91,8 @@ class Nld(Service):
             raise ConfigError("every overlay of a node must use the same LOCAL_IP")
         self.cfg: NbmaConfig = cfg
         self.self_ip = locals_.pop()
-        self.peers = {p for p in cfg.all_peers() if p != self.self_ip and p not in mine}
+        if not hasattr(self, "peers"):  # later, the reconcile follows changes (the firewall with them)
+            self.peers = {p for p in cfg.all_peers() if p != self.self_ip and p not in mine}
         old = getattr(self, "opener", None)
         self.opener = protocol.Opener(key, cfg.max_clock_skew, self.clock)
         if old is not None:  # keep the replay cache and the counts across a reload
@@ -296,16 +297,16 @@ class Nld(Service):
         for state in self.states:
             if state.local:
                 self._announce(state, [self._entry(ip, ver, True) for ip, ver in state.local.items()], "snapshot")
-            # A peer that stopped refreshing an address for three snapshots no longer holds it.
-            stale = [ip for ip, loc in state.remote.items() if now - loc.seen > 3 * self.cfg.snapshot_interval]
-            for ip in stale:
+            # A peer that stopped refreshing an address for three snapshots no longer vouches for it: forget
+            # it, but leave the kernel's entry (its daemon may only be restarting; a new owner's announce
+            # or a withdrawal is what changes the data plane).
+            for ip in [ip for ip, loc in state.remote.items() if now - loc.seen > 3 * self.cfg.snapshot_interval]:
                 del state.remote[ip]
-            if stale:
-                self._drop_kernel_entries(state, set(stale))
 
     def reconcile(self) -> None:
-        """Make the kernel agree with what we know; re-read our own routes."""
+        """Make the kernel agree with what we know; re-read our own routes and the peer list."""
         assert self.kernel is not None
+        self._refresh_peers()
         for state in self.states:
             if not state.endpoint:
                 self._check_local(state)
@@ -327,11 +328,35 @@ class Nld(Service):
                 self._install(state, fix)
             if state.ov.backend == "vxlan":
                 have = {dst for mac, dst in self.kernel.fdb(state.ifindex) if backends.mac_of(dst) == mac}
+                departed = sorted(have - self.peers - {ep.external for ep in state.ov.endpoints})
+                if departed:  # a node that left the cluster: its VTEP is no longer reachable through us
+                    batch = self.kernel.batch()
+                    for node in departed:
+                        batch.del_fdb(state.ifindex, backends.mac_of(node), node)
+                    batch.send()
+                have -= set(departed)
                 state.fdb = have & self.peers
                 for peer in sorted(self.peers - have):
                     self._ensure_fdb(state, peer)
             now = time.monotonic()
             state.withdrawn = {ip: t for ip, t in state.withdrawn.items() if now - t < HAIRPIN_MEMORY}
+
+    def _refresh_peers(self) -> None:
+        """PEERS_FILE changes when Ganeti adds or removes a node: follow it, firewall included."""
+        peers = {p for p in self.cfg.all_peers() if p != self.self_ip and p not in self.mine}
+        if peers == self.peers:
+            return
+        added, gone = sorted(peers - self.peers), sorted(self.peers - peers)
+        self.log.info(f"peers changed: added {', '.join(added) or 'none'}, removed {', '.join(gone) or 'none'}")
+        self.peers = peers
+        if self.cfg.firewall == "nft":
+            host = Host()
+            for verb, addresses in (("add", added), ("delete", gone)):
+                if addresses:
+                    result = host.run(["nft", verb, "element", "inet", setup.NFT_TABLE, "peers4",
+                                       "{ " + ", ".join(addresses) + " }"], check=False)
+                    if result.returncode != 0:
+                        self.log.error(f"nft {verb} element peers4: {result.stderr.strip()[:200]}")
 
     def _drop_kernel_entries(self, state: OverlayState, ips: set[str], node: str | None = None) -> None:
         """Remove kernel entries for ``ips`` (those pointing at ``node``, when given)."""
@@ -391,7 +416,7 @@ class Nld(Service):
         if kind in ("announce", "snapshot"):
             self._learn(state, src, message["entries"])  # type: ignore[arg-type]
         elif kind == "query":
-            ips = [ip for ip in message["ips"] if ip in state.local]  # type: ignore[attr-defined]
+            ips = [ip for ip in message["ips"][:100] if ip in state.local]  # type: ignore[index]
             if ips:
                 self._announce(state, [self._entry(ip, state.local[ip], True) for ip in ips], to=src)
         elif kind == "redirect":

@@ -248,6 +248,24 @@ def test_the_peer_port_and_vxlan_are_closed_to_non_peers(lab: NbmaLab) -> None:
     assert a.daemon is not None and a.daemon.poll() is None
 
 
+def test_a_new_node_in_ganeti_s_list_becomes_a_peer(lab: NbmaLab) -> None:
+    """Ganeti rewrites ssconf_node_primary_ips when a node joins: the daemons follow (firewall, FDB)."""
+    a = lab.nodes["a"]
+    peers = lab.workdir / "ssconf_node_primary_ips"
+    newcomer = "198.51.100.18"
+    peers.write_text(peers.read_text() + newcomer + "\n")
+    try:
+        assert wait_for(lambda: newcomer in a.ns(a.node, "nft", "list", "set", "inet", "snf_nbma", "peers4").stdout,
+                        3 * lab.reconcile)
+        assert wait_for(lambda: f"{mac_of(newcomer)} dst {newcomer}" in a.ns(
+            a.node, "bridge", "fdb", "show", "dev", "vx42").stdout, 2)
+    finally:
+        peers.write_text(peers.read_text().replace(newcomer + "\n", ""))
+    assert wait_for(lambda: newcomer not in a.ns(a.node, "nft", "list", "set", "inet", "snf_nbma", "peers4").stdout,
+                    3 * lab.reconcile)
+    assert wait_for(lambda: newcomer not in a.ns(a.node, "bridge", "fdb", "show", "dev", "vx42").stdout, 2)
+
+
 def test_stopping_the_daemons_keeps_the_data_plane(lab: NbmaLab) -> None:
     v1 = lab.nodes["a"].vms[0]
     for node in lab.nodes.values():
