@@ -39,6 +39,7 @@ from snf_network.services.daemon import Service
 
 HAIRPIN_MEMORY = 300.0  # seconds an address we gave up still counts as "ours recently"
 QUERY_INTERVAL = 0.9  # at most one query per address per kernel probe (1 s)
+MAX_QUERIES_PER_SECOND = 200
 
 
 class Location:
@@ -69,7 +70,8 @@ class Nld(Service):
         self.kernel: Kernel | None = None
         self.transport: asyncio.DatagramTransport | None = None
         self.control: socket.socket | None = None
-        self.counters = {"not_own": 0, "sent": 0, "installed": 0, "removed": 0}
+        self.counters = {"not_own": 0, "sent": 0, "installed": 0, "removed": 0, "queries_dropped": 0}
+        self.query_window = [0.0, 0]
         self._load()
 
     # -- configuration ---------------------------------------------------
@@ -225,6 +227,14 @@ class Nld(Service):
         now = time.monotonic()
         if now - state.queried.get(ip, -QUERY_INTERVAL) < QUERY_INTERVAL:
             return
+        # A tenant scanning the network makes the kernel ask about every address: bound what that
+        # costs the peers (the kernel answers "unreachable" for what we do not ask about).
+        if now - self.query_window[0] >= 1.0:
+            self.query_window = [now, 0]
+        if self.query_window[1] >= MAX_QUERIES_PER_SECOND:
+            self.counters["queries_dropped"] += 1
+            return
+        self.query_window[1] += 1
         state.queried[ip] = now
         if len(state.queried) > 10000:
             state.queried = {k: v for k, v in state.queried.items() if now - v < QUERY_INTERVAL}

@@ -57,7 +57,8 @@ def daemon(eager: bool = False) -> tuple[nld.Nld, FakeKernel, list[tuple[dict[st
     d = nld.Nld.__new__(nld.Nld)
     d.log = logging.getLogger("test-nld")
     d.clock = lambda: 1_000.0
-    d.counters = {"not_own": 0, "sent": 0, "installed": 0, "removed": 0}
+    d.counters = {"not_own": 0, "sent": 0, "installed": 0, "removed": 0, "queries_dropped": 0}
+    d.query_window = [0.0, 0]
     d.self_ip, d.peers, d.mine = SELF, {B, C}, {SELF}
     d.cfg = config.NbmaConfig("/nonexistent", {"PEERS_FILE": "/nonexistent", "FIREWALL": "none", "PEERS": [B, C]},
                               [ov])
@@ -161,3 +162,14 @@ def test_a_redirect_drops_entries_pointing_at_its_sender() -> None:
     d._handle({"type": "redirect", "ov": 42, "ip": "192.0.2.22", "node": C}, B)
     assert "192.0.2.22" not in kernel.neigh
     assert [m["type"] for m, _ in sent] == ["query", "query"]
+
+
+def test_a_scanning_tenant_costs_the_peers_a_bounded_number_of_queries() -> None:
+    d, _, sent = daemon()
+    for i in range(1000):
+        d._miss(d.states[0], nld.Event("miss", ifindex=7, ip=f"192.0.2.{i % 100 + 1}"))
+    assert len(sent) == 2 * 100  # each address once per probe interval, to both peers
+    for i in range(1000):
+        d._miss(d.states[0], nld.Event("miss", ifindex=7, ip=f"192.0.2.{i % 250 + 1}"))
+    assert len(sent) == 2 * nld.MAX_QUERIES_PER_SECOND  # and no more than this a second, whatever the scan
+    assert d.counters["queries_dropped"] == 4 * (250 - nld.MAX_QUERIES_PER_SECOND)  # each refused miss, 4 rounds
