@@ -9,7 +9,9 @@ migration, the endpoint, hostile datagrams, stopping, teardown.
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ import pytest
 
 from snf_network.nld import protocol
 from snf_network.overlay.backends import mac_of
+from tests.kernel.two_nodes import hook_env, run_hook
 from tests.lab import can_run, sh
 from tests.nbma_lab import KEY, NODES, OUTSIDE, NbmaLab
 
@@ -119,6 +122,7 @@ def test_vms_on_two_nodes_reach_each_other(lab: NbmaLab) -> None:
     assert lab.ping(v1.name, IP2, count=10, interval=0.05)
     a = lab.nodes["a"]
     assert a.neighbour("vx42", IP2) == mac_of(NODES["b"])
+    assert "nudged: up tap1" in a.daemon_log()  # our ifup told the daemon (best effort, a datagram)
     # C never heard of either (nothing was flooded to it).
     c = lab.nodes["c"]
     assert c.neighbour("vx42", IP1) == "" and c.neighbour("vx42", IP2) == ""
@@ -148,6 +152,14 @@ def test_live_migration_resumes_within_two_seconds_and_nobody_points_at_the_old_
     assert wait_for(lambda: lab.ping(v1.name, IP2, count=1, wait=0.2), 2.0)
     resumed = time.monotonic() - start
     assert resumed < 2.0, resumed
+    assert "nudged: down tap2" in lab.nodes["b"].daemon_log()
+    # Ganeti's instance-migrate post hook runs on every node; each nudges its daemon.
+    for label in ("b", "c"):
+        node = lab.nodes[label]
+        env = hook_env(node.config_path, "OP_INSTANCE_MIGRATE", f"{v2.name}.example.org", [],
+                       GANETI_OLD_PRIMARY="nodeb.example.org", GANETI_NEW_PRIMARY="nodec.example.org")
+        assert run_hook(node, env).returncode == 0
+        assert wait_for(lambda node=node: f"nudged: moved {v2.name}.example.org" in node.daemon_log(), 2)
     old = mac_of(NODES["b"])
     assert wait_for(lambda: lab.nodes["a"].neighbour("vx42", IP2) == mac_of(NODES["c"]), 2.0)
     for label, node in lab.nodes.items():
@@ -264,6 +276,32 @@ def test_a_new_node_in_ganeti_s_list_becomes_a_peer(lab: NbmaLab) -> None:
     assert wait_for(lambda: newcomer not in a.ns(a.node, "nft", "list", "set", "inet", "snf_nbma", "peers4").stdout,
                     3 * lab.reconcile)
     assert wait_for(lambda: newcomer not in a.ns(a.node, "bridge", "fdb", "show", "dev", "vx42").stdout, 2)
+
+
+def test_a_crashed_daemon_restarts_without_a_flap_and_reloads_on_sighup(lab: NbmaLab) -> None:
+    a = lab.nodes["a"]
+    v1 = a.vms[0]
+    before = a.ns(a.node, "ip", "neigh", "show", "dev", "vx42").stdout
+    monitor = subprocess.Popen(["ip", "netns", "exec", a.node, "ip", "monitor", "neigh", "dev", "vx42"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert a.daemon is not None
+        a.daemon.kill()  # kill -9: no chance to clean anything
+        a.daemon.wait()
+        a.daemon = None
+        assert lab.ping(v1.name, IP2, count=3, interval=0.1)  # permanent entries: no daemon needed
+        a.start_daemon()
+        time.sleep(1.0)  # its start-up reconcile and the peers' snapshots in answer to its sync
+        assert lab.ping(v1.name, IP2, count=1)
+    finally:
+        monitor.terminate()
+        events, _ = monitor.communicate(timeout=5)
+    assert "Deleted" not in events, events  # no entry went away and came back
+    assert a.ns(a.node, "ip", "neigh", "show", "dev", "vx42").stdout == before
+    assert a.daemon is not None
+    a.daemon.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: "reload: done" in a.daemon_log(), 3), a.daemon_log()[-1000:]
+    assert a.daemon.poll() is None
 
 
 def test_stopping_the_daemons_keeps_the_data_plane(lab: NbmaLab) -> None:
