@@ -323,3 +323,53 @@ def test_teardown_leaves_nothing(lab: NbmaLab) -> None:
         assert node.snf("overlay", "teardown").stdout == ""
         assert underlay_state(lab, label) == lab.baseline[label], label  # type: ignore[attr-defined]
         assert not Path(node.socket_path).exists()
+
+
+def test_several_endpoints_share_the_routes_and_bad_input_changes_nothing(tmp_path: Path) -> None:
+    reason = can_run()
+    if reason:
+        pytest.skip(f"kernel tests skipped: {reason}")
+    from tests.lab import Lab
+
+    node = Lab(tmp_path)
+    try:
+        ns = node.netns(f"snfnbm-{node.suffix}")
+        for command in ("ip link add eth0 type veth peer name eth1", "ip addr add 198.51.100.2/24 dev eth0",
+                        "ip link set eth0 up"):
+            node.ns(ns, *command.split())
+        (tmp_path / "nbma" / "overlays").mkdir(parents=True)
+        (tmp_path / "nbma" / "nbma.conf").write_text("PEERS=(198.51.100.6)\n")
+        overlay = tmp_path / "nbma" / "overlays" / "public.conf"
+        node.write_config(f"NBMA_CONFIG_DIR={tmp_path / 'nbma'}\n")
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SNF_NETWORK_CONFIG": str(node.config_path)}
+
+        def snf(*args: str) -> subprocess.CompletedProcess[str]:
+            return sh("ip", "netns", "exec", ns, "env", *(f"{k}={v}" for k, v in env.items()),
+                      str(node.program_path("snf-network")), *args, check=False)
+
+        links = node.ns(ns, "ip", "-o", "link").stdout
+        overlay.write_text("OVERLAY_BACKEND=vxlan\nINSTANCE_NETWORK=192.0.2.0/24\nNBMAROUTES=(default)\n"
+                           "ENDPOINTS=(192.0.2.253@198.51.100.14 192.0.2.254@$(reboot))\n")
+        bad = snf("overlay", "setup")
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad
+        assert node.ns(ns, "ip", "-o", "link").stdout == links
+        overlay.write_text("OVERLAY_BACKEND=vxlan\nINSTANCE_NETWORK=192.0.2.0/24\nNBMAROUTES=(default)\n"
+                           "ENDPOINTS=(192.0.2.253@198.51.100.14 192.0.2.254@198.51.100.18)\n")
+        assert snf("overlay", "setup").returncode == 0
+        assert snf("overlay", "setup").stdout == ""
+        table = node.ns(ns, "ip", "route", "show", "table", "100").stdout
+        assert "nexthop via 192.0.2.253 dev vx42 weight 1 onlink" in table
+        assert "nexthop via 192.0.2.254 dev vx42 weight 1 onlink" in table
+        # A device of that name that is not ours as configured: refused, nothing touched.
+        overlay.write_text("OVERLAY_BACKEND=vxlan\nVXLAN_VNI=43\nOVERLAY_INTERFACE=vx42\n"
+                           "INSTANCE_NETWORK=192.0.2.0/24\n")
+        refused = snf("overlay", "setup")
+        assert refused.returncode == 1 and "another VNI" in refused.stderr, refused
+        overlay.write_text("OVERLAY_BACKEND=vxlan\nINSTANCE_NETWORK=192.0.2.0/24\nNBMAROUTES=(default)\n"
+                           "ENDPOINTS=(192.0.2.253@198.51.100.14 192.0.2.254@198.51.100.18)\n")
+        assert snf("overlay", "teardown").returncode == 0
+        assert node.ns(ns, "ip", "-o", "link").stdout == links
+        assert node.ns(ns, "ip", "route", "show", "table", "100").stdout == ""
+        assert node.ns(ns, "ip", "rule").stdout.count("lookup 100") == 0
+    finally:
+        node.close()
