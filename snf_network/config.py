@@ -115,6 +115,10 @@ class Config:
     VLAN_UPLINKS: tuple[str, ...] = ()
     # Switches, uplinks and bonds of the node (snf-network switch apply; docs/switches.md).
     SWITCHES_FILE: str = "/etc/snf-network/switches"
+    # The NBMA overlay (docs/nbma.md): its configuration directory, and the
+    # socket on which snf-nld hears the NIC programs' nudges (empty: none sent).
+    NBMA_CONFIG_DIR: str = "/etc/snf-network/nbma"
+    NLD_SOCKET: str = "/run/snf-network/nld.sock"
     # Keys found in the file that we do not know (warned about, never fatal).
     unknown_keys: tuple[str, ...] = ()
 
@@ -226,9 +230,9 @@ def _build(values: dict[str, str], unknown: tuple[str, ...], origin: str) -> Con
 
 
 _ABSOLUTE_PATHS = {"STATE_DIR", "LOCK_FILE", "NFDHCPD_STATE_DIR", "GANETI_NIC_DIR", "KERBEROS_KEYTAB",
-                   "KERBEROS_TICKET", "SSCONF_DIR", "COMMUNICATION_DIR"}
+                   "KERBEROS_TICKET", "SSCONF_DIR", "COMMUNICATION_DIR", "NBMA_CONFIG_DIR"}
 _OPTIONAL_PATHS = {"LOGFILE", "IFUP_EXTRA_SCRIPT", "KEYFILE", "FIREWALL_PROFILES", "DHCPD_STATUS_FILE",
-                   "SWITCHES_FILE"}
+                   "SWITCHES_FILE", "NLD_SOCKET"}
 _QUEUES = {"NFDHCPD_DHCP_QUEUE", "NFDHCPD_RS_QUEUE", "NFDHCPD_NS_QUEUE", "NFDHCPD_DHCPV6_QUEUE"}
 
 

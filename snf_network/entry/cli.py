@@ -11,6 +11,7 @@
     snf-network dns show|sync INSTANCE                   the DNS records of an instance (docs/dns.md)
     snf-network switch apply [--dry-run] [NAME ...]|show the node's switches and bonds (docs/switches.md)
     snf-network communication serve|status               the node dnsmasq of communication NICs
+    snf-network overlay setup|teardown|status|show       the NBMA overlays (docs/nbma.md)
 """
 
 from __future__ import annotations
@@ -199,11 +200,13 @@ def features_command(obj: Context) -> None:
 def _register_subgroups() -> None:
     from snf_network.entry.communication_cli import communication
     from snf_network.entry.dns_cli import dns
+    from snf_network.entry.overlay_cli import overlay
     from snf_network.entry.switch_cli import switch
 
     cli.add_command(dns)
     cli.add_command(switch)
     cli.add_command(communication)
+    cli.add_command(overlay)
 
 
 _register_subgroups()

@@ -95,6 +95,11 @@ def run(hook: Run) -> None:
         raise InputError(f"GANETI_INSTANCE_NAME: not a valid instance name: {instance[:80]!r}")
     log.context(instance=instance)
     clear, reason = decide(cfg, env)
+    if opcode in MOVING:
+        from snf_network.nld.nudge import nudge
+
+        # Every node: the new primary's daemon announces, the old one withdraws (best effort).
+        nudge(cfg.NLD_SOCKET, "moved", instance)
     if not clear:
         log.info(f"{opcode}: {reason}")
         return

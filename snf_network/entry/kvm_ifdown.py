@@ -11,6 +11,7 @@ from __future__ import annotations
 from snf_network import checks, engine, log, record
 from snf_network.entry.common import Run, program
 from snf_network.errors import InputError
+from snf_network.nld.nudge import nudge
 
 USAGE = """
 usage: kvm-ifdown-custom TAP [true|false]
@@ -33,6 +34,7 @@ def _work(run: Run) -> int:
     old = record.load(host, cfg, interface) if only_local == "false" else None
     if not engine.ifdown(host, cfg, interface):
         log.info("down: nothing recorded for this interface")
+    nudge(cfg.NLD_SOCKET, "down", interface)
     if old is not None and old.nic.has_tag(cfg.DNS_TAG):
         # A hot-removed NIC takes its DNS records with it; best effort, never a failure.
         from snf_network.dns import remove_nic_records

@@ -13,6 +13,7 @@ from snf_network import checks, engine, log
 from snf_network import nic as nic_module
 from snf_network.entry.common import Run, program, run_extra_script
 from snf_network.errors import InputError
+from snf_network.nld.nudge import nudge
 
 USAGE = """
 usage: kvm-vif-bridge [TAP]    (the NIC in Ganeti's environment: INTERFACE, MAC, MODE, LINK, IP, NETWORK_*, ...)
@@ -38,6 +39,7 @@ def _work(run: Run) -> int:
         log.context(interface=interface)
         if not engine.ifdown(host, cfg, interface):
             log.info("down: nothing recorded for this interface")
+        nudge(cfg.NLD_SOCKET, "down", interface)
         return 0
     # Communication NICs (gnt.com.N) too: up to 3.1 kvm-ifup runs us after
     # sourcing Ganeti's kvm-ifup-os, on 3.2 its routed up script is us (or
@@ -51,6 +53,8 @@ def _work(run: Run) -> int:
     if status != 0:
         # Ganeti will not start the VM, and stock Ganeti never runs an ifdown.
         engine.ifdown(host, cfg, nic.interface)
+    elif nic.mode == "routed":
+        nudge(cfg.NLD_SOCKET, "up", nic.interface)  # an NBMA overlay's daemon announces it at once
     return status
 
 

@@ -26,6 +26,7 @@ from snf_network import checks, engine, log
 from snf_network import nic as nic_module
 from snf_network.entry.common import Run, program, run_extra_script
 from snf_network.errors import InputError
+from snf_network.nld.nudge import nudge
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
@@ -117,6 +118,7 @@ def _hotplug(run: Run) -> int:
         # and the domain (and its name) may be gone.
         if not engine.ifdown(host, cfg, hotplug.device):
             log.info(f"{hotplug.command}: nothing recorded for this interface")
+        nudge(cfg.NLD_SOCKET, "down", hotplug.device)
         return 0
 
     from snf_network import xen_nic
@@ -140,6 +142,8 @@ def _hotplug(run: Run) -> int:
     if status != 0:
         run.state["error"] = f"{cfg.IFUP_EXTRA_SCRIPT} exited with status {status}"
         return status
+    if nic.mode == "routed" and not nic.is_communication:
+        nudge(cfg.NLD_SOCKET, "up", hotplug.device)
     if hotplug.type_if == "vif":
         # Last, once everything is in place: Xen lets the guest's traffic flow now.
         xen.report_connected(host, hotplug.xenbus_path)

@@ -29,7 +29,7 @@ PYTHON = "/usr/bin/python3"
 BUILD_TIMEOUT = 300
 
 PROGRAMS = ("kvm-vif-bridge", "kvm-ifdown-custom", "vif-custom", "snf-network-hook", "snf-network-dnshook",
-            "snf-network", "snf-dhcpd")
+            "snf-network", "snf-dhcpd", "snf-nld")
 
 # Where Ganeti and Xen look -> the program in /usr/bin it must reach.
 GANETI_LINKS = {
@@ -296,7 +296,7 @@ def test_logrotate_next_to_ganeti(package: Package, tmp_path: Path) -> None:
 # -- upgrade from GRNET's snf-network, man pages, units, lintian ------------
 
 MAN_PAGES = ("snf-network", "kvm-vif-bridge", "kvm-ifdown-custom", "vif-custom", "snf-network-hook",
-             "snf-network-dnshook", "snf-dhcpd")
+             "snf-network-dnshook", "snf-dhcpd", "snf-nld")
 # GRNET's snf-network 0.16.x shipped these as conffiles; we ship links there
 # (or nothing: ifup-extra), so dpkg-maintscript-helper must take them over.
 OLD_CONFFILES = ("/etc/ganeti/kvm-ifup-custom", "/etc/ganeti/kvm-ifdown-custom", "/etc/ganeti/ifup-extra",
@@ -426,6 +426,18 @@ def test_communication_unit(package: Package) -> None:
     wrapper = "/usr/lib/snf-network/ifup-os"
     assert package.entries.get(wrapper) is not None, f"{wrapper} is not installed"
     assert "exec /usr/bin/kvm-vif-bridge" in _inside(package, wrapper).read_text()
+
+
+def test_nld_unit(package: Package) -> None:
+    path = "/lib/systemd/system/snf-nld.service"
+    assert package.entries.get(path) is not None and package.entries[path].kind == "-", f"{path} is not installed"
+    unit = _inside(package, path).read_text()
+    for line in ("ExecStart=/usr/bin/snf-nld --foreground", "ExecReload=/bin/kill -HUP $MAINPID",
+                 "Restart=on-failure", "CapabilityBoundingSet=CAP_NET_ADMIN", "NoNewPrivileges=yes",
+                 "ConditionDirectoryNotEmpty=/etc/snf-network/nbma/overlays", "WantedBy=multi-user.target"):
+        assert f"\n{line}\n" in unit, f"{path} lacks {line}"
+    assert "deb-systemd-helper enable 'snf-nld.service'" in _control_file(package, "postinst")
+    assert "/etc/snf-network/nbma/overlays" in package.entries
 
 
 def test_docs_and_log_directory(package: Package) -> None:
