@@ -179,3 +179,18 @@ def test_cleanup_removes_the_ifb_of_a_tap_that_vanished(lab: Lab) -> None:
     lab.ns(lab.node, "ip", "link", "del", "tap3")  # the VM died; nobody ran an ifdown
     assert "removed tap3: " in lab.program("snf-network", env, "cleanup").stdout
     assert "ifbtap3" not in lab.ns(lab.node, "ip", "-o", "link", "show").stdout
+
+
+def test_a_xen_vif_is_shaped_like_a_tap(lab: Lab) -> None:
+    from tests.kernel.test_xen import VIF, FakeXen, build, hotplug
+
+    xen = FakeXen(lab.workdir / "xen", lab.workdir / "state")
+    nic_file = build(lab, xen, "ganeti-3.1-bridged", routed=False)
+    nic_file.write_text(nic_file.read_text().replace('TAGS=""', 'TAGS="snf-network:qos:0:50mbit"'))
+    lab.bridge("br0")
+    assert hotplug(lab, xen, "online").returncode == 0
+    assert "rate 50Mbit" in lab.ns(lab.node, "tc", "class", "show", "dev", VIF).stdout
+    assert "rate 50Mbit" in lab.ns(lab.node, "tc", "class", "show", "dev", "ifbvif5.0").stdout
+    assert hotplug(lab, xen, "offline").returncode == 0
+    left = tc_state(lab, VIF)
+    assert "ifbvif5.0" not in left and "htb" not in left and "ingress" not in left

@@ -121,8 +121,10 @@ def test_the_network_connect_hook_brings_a_declared_bridge_up_and_disconnect_kee
                "GANETI_GROUP_NETWORK_LINK": "br5", "GANETI_GROUP_NETWORK_VLAN": ""}
     pre = lab.program("snf-network-switch-hook", env_of(lab, **{**connect, "GANETI_HOOKS_PHASE": "pre"}))
     assert pre.returncode == 0 and "br5" not in links(lab)
-    lab.program("snf-network-switch-hook", env_of(lab, **connect))
+    lab.program("snf-network-switch-hook", env_of(lab, **{**connect, "GANETI_GROUP_NETWORK_VLAN": ".100"}))
     assert master_of(lab, "eth1") == "br5"
+    assert "br5: VLAN 100 of the network is not trunked on its uplink eth1" in \
+        (lab.workdir / "snf-network.log").read_text()
     disconnect = {**connect, "GANETI_OP_CODE": "OP_NETWORK_DISCONNECT", "GANETI_HOOKS_PATH": "network-disconnect"}
     lab.program("snf-network-switch-hook", env_of(lab, **disconnect))
     assert master_of(lab, "eth1") == "br5"
@@ -190,6 +192,12 @@ def test_an_ovs_switch_with_a_trunk_uplink_and_an_lacp_bond(ovs_lab: Lab) -> Non
     path.write_text("")
     switch(lab, "apply")
     assert vsctl("list-br") == ""
+    # An openvswitch network connected to the group: the hook brings its switch up.
+    path.write_text("[ovs2]\ntype = openvswitch\ndatapath = netdev\nuplink = eth1\n")
+    lab.program("snf-network-switch-hook", env_of(lab, **HOOK_ENV, GANETI_OP_CODE="OP_NETWORK_CONNECT",
+                                                  GANETI_GROUP_NETWORK_MODE="openvswitch",
+                                                  GANETI_GROUP_NETWORK_LINK="ovs2"))
+    assert vsctl("port-to-br", "eth1") == "ovs2"
 
 
 # -- Under Debian's kernel only (bonding, VLAN filtering) ----------------------------------------------
