@@ -111,6 +111,16 @@ def main() -> int:
             print(f"communication NIC up, {args.runs} runs each, {args.others} other NICs; "
                   f"'ip netns exec' ({overhead:.1f} ms) subtracted")
             mine = report("snf-network (kvm-vif-bridge, SIGHUP)", ours, overhead)
+            # For scale, on this machine now: a routed NIC's up (bench/ifup.py's case), in the same run.
+            vm = lab.add_vm(9, "aa:00:00:12:34:56", tap="tap9")
+            routed = lab.ganeti_env(vm, ip="192.0.2.250", tags="ip-less-routed nfdhcpd")
+            plain = []
+            for _ in range(args.runs):
+                lab.program("kvm-vif-bridge", {**routed, "ACTION": "down"})
+                start = time.perf_counter()
+                subprocess.run(program, env={**routed, "ACTION": "up"}, capture_output=True, check=True)
+                plain.append((time.perf_counter() - start) * 1000)
+            report("for scale: a routed NIC (IPv4, IPv6, nfdhcpd tag)", plain, overhead)
             # Ganeti's way, on the same taps, with a dnsmasq of its own holding the same hosts.
             lab.program("kvm-vif-bridge", {**env, "ACTION": "down"})
             serve.terminate()

@@ -222,6 +222,20 @@ class ServiceAddress(Item):
         return f"address {self.address} on {self.dev}"
 
 
+class TxChecksum(Item):
+    """The transmit checksum offload of ``dev``, on or off; ``previous`` (not compared) is restored on removal."""
+
+    kind = "tx_checksum"
+    __slots__ = ("dev", "enabled", "previous")
+    uncompared = ("previous",)
+
+    def __init__(self, dev: str, enabled: bool, previous: bool | None = None) -> None:
+        self.dev, self.enabled, self.previous = dev, enabled, previous
+
+    def describe(self) -> str:
+        return f"tx checksumming {'on' if self.enabled else 'off'} on {self.dev}"
+
+
 class HostsEntry(Item):
     """A ``MAC,IP`` line of the communication dnsmasq's hosts file (host/communication.py)."""
 
@@ -242,7 +256,7 @@ class HostsEntry(Item):
 # Every kind a record may hold: a new kind is a class here and a backend in host/backends.py.
 ITEM_TYPES: dict[str, type[Item]] = {
     cls.kind: cls for cls in (Link, Sysctl, Rule, Route, ProxyNeighbour, NftElement, BindingFile,
-                              ServiceAddress, HostsEntry)
+                              ServiceAddress, TxChecksum, HostsEntry)
 }
 ITEM_TYPES.update({cls.kind: cls for cls in (OvsPort, OvsFlows, BridgeVlan, UplinkVlan)})  # issue 11: OVS, VLANs
 

@@ -37,7 +37,9 @@ if [ -f $DIR/dnsmasq.pid ]; then
   pid=$(cat $DIR/dnsmasq.pid)
   date +%s.%N > $DIR/killed
   kill $pid 2>/dev/null || true
-  while kill -0 $pid 2>/dev/null; do sleep 0.001; done
+  # Until it has exited: a zombie counts as gone (the init of a container may
+  # take seconds to reap it; a node's systemd does not).
+  while [ -e /proc/$pid ] && [ "$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)" != Z ]; do sleep 0.001; done
 fi
 dnsmasq -C $DIR/dnsmasq.conf
 date +%s.%N > $DIR/started

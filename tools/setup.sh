@@ -19,7 +19,8 @@ packages="python3 python3-venv python3-click python3-dnspython iproute2 nftables
           iptables ebtables arptables
           dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-setuptools python3-all lintian
           qemu-system-x86 linux-image-amd64 tiny-initramfs busybox
-          python3-pyroute2 openvswitch-switch dnsmasq-base iperf3 ndisc6 udhcpc"
+          python3-pyroute2 openvswitch-switch dnsmasq-base iperf3 ndisc6 udhcpc
+          ethtool"
 missing=""
 for package in $packages; do
     if ! dpkg-query -W -f='${Status}\n' "$package" 2>/dev/null | grep -q "ok installed"; then

@@ -26,7 +26,7 @@ from snf_network.config import Config
 from snf_network.errors import InputError
 from snf_network.features.base import Feature, RulesetInputs
 from snf_network.nic import Nic
-from snf_network.plan import Facts, HostsEntry, Link, NftElement, Plan, Route, ServiceAddress, Sysctl
+from snf_network.plan import Facts, HostsEntry, Link, NftElement, Plan, Route, ServiceAddress, Sysctl, TxChecksum
 
 SERVICE_ADDRESS = IPv4Address("169.254.169.254")
 
@@ -53,6 +53,10 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
         # for every address of the node (the guest learns nothing of them).
         Sysctl(f"net/ipv4/conf/{tap}/arp_ignore", "1"),
         Sysctl(f"net/ipv6/conf/{tap}/accept_ra", "0"),
+        # As Ganeti's script does (ethtool -K tx off): a guest's DHCP client
+        # reading from a raw socket would see dnsmasq's replies with a
+        # checksum the offload had left to be filled in, and drop them.
+        TxChecksum(tap, False),
         NftElement("inet", "comm_ports", port),
         NftElement("inet", "comm_mac", f"{port} . {nic.mac}"),
         NftElement("inet", "comm_ip4", f"{port} . {nic.ip}"),

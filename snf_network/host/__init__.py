@@ -148,6 +148,12 @@ class Host:
 
         communication.set_address(add, address, dev)
 
+    def tx_checksum(self, dev: str, enable: bool | None = None) -> bool:
+        """The transmit checksum offload of ``dev``, set first when ``enable`` is given (SIOCETHTOOL)."""
+        from snf_network.host import communication
+
+        return communication.tx_checksum(dev, enable)
+
     def remove_legacy_rules(self, interface: str) -> list[str]:
         """The rules GRNET's bash snf-network left for ``interface`` (host/legacy.py), removed."""
         from snf_network.host import legacy

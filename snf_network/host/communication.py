@@ -14,9 +14,10 @@ from __future__ import annotations
 import _signal  # type: ignore[import-not-found,unused-ignore]  # the signal module would import enum (~4 ms)
 import os
 
+from snf_network import log
 from snf_network.errors import CommandError
 from snf_network.host import Backend, files
-from snf_network.plan import HostsEntry, ServiceAddress
+from snf_network.plan import HostsEntry, ServiceAddress, TxChecksum
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
@@ -141,9 +142,56 @@ def set_address(add: bool, address: str, dev: str) -> None:
     netlink._request(RTM_NEWADDR if add else RTM_DELADDR, flags, payload)
 
 
+SIOCETHTOOL, ETHTOOL_GTXCSUM, ETHTOOL_STXCSUM = 0x8946, 0x16, 0x17
+
+
+def tx_checksum(dev: str, enable: bool | None = None) -> bool:
+    """The transmit checksum offload of ``dev`` (set first when ``enable`` is given), like ``ethtool -K tx``.
+
+    Raises OSError (ENODEV for a missing device, EOPNOTSUPP where the driver cannot change it).
+    """
+    import _socket  # type: ignore[import-not-found,unused-ignore]
+    import array
+    import fcntl
+    import struct
+
+    name = dev.encode()
+    if len(name) >= 16:
+        raise OSError(19, f"Cannot find device {dev!r}")
+    def ethtool(sock: _socket.socket, command: int, data: int = 0) -> int:
+        value = array.array("I", (command, data))  # struct ethtool_value, which the ifreq points at
+        request = struct.pack("16sP", name, value.buffer_info()[0]).ljust(40, b"\0")  # struct ifreq
+        fcntl.ioctl(sock.fileno(), SIOCETHTOOL, request)
+        return value[1]
+
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM, 0)
+    try:
+        if enable is not None:
+            ethtool(sock, ETHTOOL_STXCSUM, int(enable))
+        return bool(ethtool(sock, ETHTOOL_GTXCSUM))
+    finally:
+        sock.close()
+
+
 class CommunicationBackend(Backend):
-    kinds = (ServiceAddress.kind, HostsEntry.kind)
+    kinds = (ServiceAddress.kind, TxChecksum.kind, HostsEntry.kind)
     title = "instance communication"
+
+    def prepare(self, host: Host, items: list[Item], old_items: list[Item]) -> list[Item]:
+        prepared: list[Item] = []
+        for item in items:
+            if isinstance(item, TxChecksum):
+                # A re-run keeps the value from before our first run, not our own.
+                previous = next((old.previous for old in old_items if old == item and isinstance(old, TxChecksum)),
+                                None)
+                if previous is None:
+                    try:
+                        previous = host.tx_checksum(item.dev)
+                    except OSError:
+                        previous = None  # a driver that cannot say: nothing to restore
+                item = TxChecksum(item.dev, item.enabled, previous)
+            prepared.append(item)
+        return prepared
 
     def apply(self, host: Host, cfg: Config, add: list[Item], remove: list[Item]) -> None:
         entries = [item for item in add if isinstance(item, HostsEntry)]
@@ -167,12 +215,28 @@ class CommunicationBackend(Backend):
                 except OSError as exc:
                     raise CommandError(["ip", "address", "replace"], 2,
                                        f"ip address replace {item.address} dev {item.dev}: {exc.strerror}") from None
+        for item in remove:
+            if isinstance(item, TxChecksum) and item.previous is not None and item not in add:
+                try:
+                    host.tx_checksum(item.dev, item.previous)
+                except OSError:
+                    pass  # gone with its device
+        for item in add:
+            if isinstance(item, TxChecksum):
+                try:
+                    host.tx_checksum(item.dev, item.enabled)
+                except OSError as exc:
+                    # Best effort, as in Ganeti's script (ethtool ... || true): some drivers cannot.
+                    log.warning(f"{item.dev}: could not turn tx checksumming {'on' if item.enabled else 'off'}: "
+                                f"{exc.strerror}")
         if entries:
             rebuild(host, cfg, entries, touched)
 
     def commands(self, cfg: Config, add: list[Item]) -> list[str]:
         lines = [f"ip address replace {item.address} dev {item.dev}" for item in add
                  if isinstance(item, ServiceAddress)]
+        lines += [f"ethtool -K {item.dev} tx {'on' if item.enabled else 'off'}" for item in add
+                  if isinstance(item, TxChecksum)]
         lines += [f"{item.file}: {item.line()}, then SIGHUP to dnsmasq" for item in add
                   if isinstance(item, HostsEntry)]
         return lines
@@ -192,6 +256,13 @@ class CommunicationBackend(Backend):
             for item in items:
                 if isinstance(item, ServiceAddress) and not has_address(item):
                     problems.append(f"missing address {item.address} on {item.dev}")
+                elif isinstance(item, TxChecksum) and item.previous is not None:
+                    try:
+                        now = host.tx_checksum(item.dev)
+                    except OSError:
+                        continue
+                    if now != item.enabled:
+                        problems.append(f"tx checksumming is {'on' if now else 'off'} on {item.dev}")
                 elif isinstance(item, HostsEntry):
                     if item.file not in hosts:
                         hosts[item.file] = (host.read(item.file) or "").splitlines()

@@ -168,6 +168,8 @@ def test_each_guest_gets_its_own_address_and_the_metadata(node: Node) -> None:
     assert f"inet {SERVICE}/32 scope global gnt.com.0" in lab.ns(lab.node, "ip", "-o", "addr", "show",
                                                                  "gnt.com.0").stdout
     assert f"{one.ip} dev gnt.com.0 proto static" in lab.ns(lab.node, "ip", "route", "show").stdout
+    if shutil.which("ethtool"):  # as Ganeti's script does: ethtool -K tx off
+        assert "tx-checksumming: off" in lab.ns(lab.node, "ethtool", "-k", "gnt.com.0").stdout
 
 
 def test_a_guest_reaches_nothing_else(node: Node) -> None:
@@ -258,6 +260,8 @@ def test_down_removes_the_host_and_dhcp_no_longer_answers(node: Node) -> None:
     state = lab.node_state(two.tap)
     assert state["nft"] == [] and state["routes"] == [], state
     assert SERVICE not in lab.ns(lab.node, "ip", "-o", "addr", "show", two.tap).stdout
+    if shutil.which("ethtool"):  # back to what it was
+        assert "tx-checksumming: on" in lab.ns(lab.node, "ethtool", "-k", two.tap).stdout
     assert not (lab.workdir / "state" / f"{two.tap}.json").exists()
     # The guest still runs (3.2 runs down right after the ACPI powerdown) and
     # asks again, on a tap given back its address by hand: nobody answers.

@@ -123,6 +123,13 @@ class RecordingHost(Host):
         else:
             raise OSError(99, "Cannot assign requested address")
 
+    def tx_checksum(self, dev: str, enable: bool | None = None) -> bool:
+        if dev not in self.links:
+            raise OSError(19, "No such device")
+        if enable is not None:
+            self.links[dev]["tx_checksum"] = "1" if enable else "0"
+        return self.links[dev].get("tx_checksum", "1") == "1"
+
     def remove_legacy_rules(self, interface: str) -> list[str]:
         return []
 

@@ -80,6 +80,7 @@ def test_up_and_down_keep_the_hosts_file_to_the_records(host, cfg) -> None:
     assert hosts(cfg) == ["52:54:00:00:00:02,169.254.0.2", "52:54:00:00:00:03,169.254.0.3"]
     assert host.addresses == {("169.254.169.254/32", "gnt.com.0"), ("169.254.169.254/32", "gnt.com.1")}
     assert host.sysctls["net/ipv4/conf/gnt.com.0/arp_ignore"] == "1"
+    assert not host.tx_checksum("gnt.com.0")
     # A reused tap name: the old line goes, the new one comes.
     engine.ifup(host, communication(mac="52:54:00:00:00:09", ip="169.254.0.9"), cfg)
     assert hosts(cfg) == ["52:54:00:00:00:03,169.254.0.3", "52:54:00:00:00:09,169.254.0.9"]
@@ -87,6 +88,7 @@ def test_up_and_down_keep_the_hosts_file_to_the_records(host, cfg) -> None:
     assert hosts(cfg) == ["52:54:00:00:00:03,169.254.0.3"]
     assert host.addresses == {("169.254.169.254/32", "gnt.com.1")}
     assert host.sysctls["net/ipv4/conf/gnt.com.0/arp_ignore"] == "0"
+    assert host.tx_checksum("gnt.com.0")  # as it was before
     assert engine.ifdown(host, cfg, "gnt.com.1")
     assert hosts(cfg) == [] and record.load_all(host, cfg) == []
 
