@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 # In the order a NIC's items are applied: settings, then filters before the
 # link comes up, then the files other daemons read. Undoing runs backwards,
 # so the link goes down before its filters go. An Open vSwitch port and its
-# flows are made while the tap is still down; a bridge port's VLANs once
-# the tap is in the bridge.
-BACKENDS: tuple[Backend, ...] = (sysctl.BACKEND, nft.BACKEND, ovs.BACKEND, ip.BACKEND, vlan.BACKEND, binding.BACKEND)
+# flows, and a VLAN-aware bridge's port and its VLANs, are made while the
+# tap is still down.
+BACKENDS: tuple[Backend, ...] = (sysctl.BACKEND, nft.BACKEND, ovs.BACKEND, vlan.BACKEND, ip.BACKEND, binding.BACKEND)
 BY_KIND: dict[str, Backend] = {kind: backend for backend in BACKENDS for kind in backend.kinds}
 
 
