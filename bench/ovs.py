@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -45,17 +44,13 @@ TAP = "tap1"
 MAC = "aa:00:00:12:34:56"
 
 
-def timed(runs: int, before: Callable[[], None], argv: list[str], stdin: str | None = None,
-          env: dict[str, str] | None = None) -> list[float]:
-    timings = []
-    for _ in range(runs):
-        before()
-        start = time.perf_counter()
-        result = subprocess.run(argv, input=stdin, env=env, capture_output=True, text=True, check=False)
-        timings.append((time.perf_counter() - start) * 1000)
-        if result.returncode != 0:
-            raise SystemExit(f"{' '.join(argv[:6])}... failed: {result.stderr.strip()}")
-    return timings
+def once(argv: list[str], stdin: str | None = None, env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(argv, input=stdin, env=env, capture_output=True, text=True, check=False)
+    elapsed = (time.perf_counter() - start) * 1000
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:6])}... failed: {result.stderr.strip()}")
+    return elapsed
 
 
 def fill(lab: Lab, switches: Switches, count: int, have: int) -> None:
@@ -115,26 +110,27 @@ def main() -> int:
                 no_port()
                 sh(*node, "ovs-ofctl", "del-flows", ovs.ofctl_target(cfg, SWITCH), ovs.cookie_match(guard.cookie))
 
-            overhead = statistics.median(timed(args.runs, lambda: None, [*node, "true"]))
-            shell = statistics.median(timed(args.runs, lambda: None, [*node, "sh", "-c", "true"])) - overhead
-            print(f"Open vSwitch {SWITCH} (userspace datapath), VLAN .100:200, {args.runs} runs each; "
-                  f"'ip netns exec' ({overhead:.1f} ms) and sh ({shell:.1f} ms) subtracted")
+            overhead = statistics.median(once([*node, "true"]) for _ in range(args.runs))
+            print(f"Open vSwitch {SWITCH} (userspace datapath), VLAN .100:200, {args.runs} runs each, the cases "
+                  f"interleaved (the machine's load hits them alike); 'ip netns exec' ({overhead:.1f} ms) subtracted")
             have = 1  # the VM's own tap
-            results = []
+            script = ovs.flow_script([guard], [])
             for size in sizes:
                 fill(lab, switches, size - 1, have - 1)
                 have = max(have, size)
                 ports = len(switches.vsctl("list-ports", SWITCH).split()) + 1
-                g = statistics.median(timed(args.runs, no_port, [*node, "sh", "-c", ganeti])) - overhead - shell
-                t = statistics.median(timed(args.runs, no_port, [*node, *transaction])) - overhead
-                script = ovs.flow_script([guard], [])
-                tf = statistics.median([a + b for a, b in zip(
-                    timed(args.runs, both, [*node, *transaction]),
-                    timed(args.runs, lambda: None, [*node, *flows], stdin=script), strict=True)]) - 2 * overhead
-                nic = statistics.median(timed(args.runs, no_nic, [*node, str(VENV_BIN / "kvm-vif-bridge")],
-                                              env=env)) - overhead
+                cases: dict[str, list[float]] = {"ganeti": [], "transaction": [], "flows": [], "nic": []}
+                for _ in range(args.runs):
+                    no_port()
+                    cases["ganeti"].append(once([*node, "sh", "-c", ganeti]) - overhead)
+                    no_port()
+                    cases["transaction"].append(once([*node, *transaction]) - overhead)
+                    both()
+                    cases["flows"].append(once([*node, *transaction]) + once([*node, *flows], script) - 2 * overhead)
+                    no_nic()
+                    cases["nic"].append(once([*node, str(VENV_BIN / "kvm-vif-bridge")], env=env) - overhead)
                 no_nic()
-                results.append((ports, g, t, tf, nic))
+                g, t, tf, nic = (statistics.median(cases[name]) for name in ("ganeti", "transaction", "flows", "nic"))
                 print(f"{ports:5d} ports: Ganeti's sequence {g:6.1f} ms | one transaction {t:6.1f} ms "
                       f"({t / g:.0%}) | with flows {tf:6.1f} ms ({tf / g:.0%}) | whole NIC {nic:6.1f} ms",
                       flush=True)

@@ -178,16 +178,16 @@ class OvsFlows(Item):
 
 
 class BridgeVlan(Item):
-    """A bridge port's VLANs (``bridge vlan``): ``pvid`` untagged (0: none), ``tagged`` ("100,200") tagged.
+    """A port of ``bridge`` and its VLANs (``bridge vlan``): ``pvid`` untagged (0: none), ``tagged`` ("100,200").
 
     The kernel's default VLAN 1 leaves a NIC's port unless the NIC names it (host/vlan.py).
     """
 
     kind = "bridge_vlan"
-    __slots__ = ("dev", "pvid", "tagged")
+    __slots__ = ("dev", "bridge", "pvid", "tagged")
 
-    def __init__(self, dev: str, pvid: int = 0, tagged: str = "") -> None:
-        self.dev, self.pvid, self.tagged = dev, pvid, tagged
+    def __init__(self, dev: str, bridge: str, pvid: int = 0, tagged: str = "") -> None:
+        self.dev, self.bridge, self.pvid, self.tagged = dev, bridge, pvid, tagged
 
     def describe(self) -> str:
         parts = [f"pvid {self.pvid} untagged" if self.pvid else "", f"tagged {self.tagged}" if self.tagged else ""]

@@ -40,7 +40,8 @@ def _vlans(nic: Nic, facts: Facts) -> list[Item]:
         # Without filtering the bridge ignores a port's VLANs: the VM would be on every one.
         raise InputError(f"VLAN: {nic.vlan}: bridge {nic.link} does not filter VLANs "
                          f"(ip link set {nic.link} type bridge vlan_filtering 1)")
-    items: list[Item] = [BridgeVlan(nic.interface, pvid=wanted.native, tagged=",".join(map(str, wanted.tagged)))]
+    tagged = ",".join(map(str, wanted.tagged))
+    items: list[Item] = [BridgeVlan(nic.interface, nic.link, pvid=wanted.native, tagged=tagged)]
     items += [UplinkVlan(uplink, vid, nic.interface) for uplink in facts.vlan_uplinks for vid in wanted.all]
     return items
 

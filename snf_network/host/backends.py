@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 # link comes up (tc's shapers too), then the files other daemons read (a
 # communication tap's address and dnsmasq hosts entry among them). Undoing
 # runs backwards, so the link goes down before its filters go. An Open vSwitch
-# port and its flows are made while the tap is still down; a bridge port's
-# VLANs once the tap is in the bridge.
-BACKENDS: tuple[Backend, ...] = (sysctl.BACKEND, nft.BACKEND, ovs.BACKEND, tc.BACKEND, ip.BACKEND, vlan.BACKEND,
+# port and its flows, and a VLAN-aware bridge's port and its VLANs, are made
+# while the tap is still down.
+BACKENDS: tuple[Backend, ...] = (sysctl.BACKEND, nft.BACKEND, ovs.BACKEND, vlan.BACKEND, tc.BACKEND, ip.BACKEND,
                                  communication.BACKEND, binding.BACKEND)
 BY_KIND: dict[str, Backend] = {kind: backend for backend in BACKENDS for kind in backend.kinds}
 

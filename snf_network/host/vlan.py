@@ -1,6 +1,7 @@
 """VLANs on VLAN-aware Linux bridges, through ``bridge -batch`` (iproute2).
 
-A NIC's tap gets its VLANs as Ganeti documents them (snf_network/vlans.py):
+A NIC's tap joins its bridge while still down (the ip backend brings it up
+next) and gets its VLANs as Ganeti documents them (snf_network/vlans.py):
 the native one as PVID, untagged; the others tagged. The kernel gives every
 new port the bridge's default VLAN (1, ``default_pvid``): it is removed from
 a NIC's tap unless the NIC names it, so a VM on VLAN 100 is not also on the
@@ -99,6 +100,13 @@ class VlanBackend(Backend):
                     removing.append(f"vlan del dev {item.dev} vid {item.vid}")
                 host.remove(mark)
         _batch(host, removing, check=False)
+        for item in add:
+            if isinstance(item, BridgeVlan):
+                # In the bridge before it comes up: the tap is never on VLAN 1 while it runs.
+                argv = ["ip", "link", "set", "dev", item.dev, "master", item.bridge]
+                result = host.run(argv, check=False)
+                if result.returncode != 0:
+                    raise CommandError(argv, result.returncode, result.stderr)
         adding: list[str] = []
         for item in add:
             if isinstance(item, UplinkVlan):
@@ -109,7 +117,8 @@ class VlanBackend(Backend):
         _batch(host, adding, check=True)
 
     def commands(self, cfg: Config, add: list[Item]) -> list[str]:
-        return [f"bridge {line}" for item in add for line in add_lines(item)]
+        joins = [f"ip link set dev {item.dev} master {item.bridge}" for item in add if isinstance(item, BridgeVlan)]
+        return joins + [f"bridge {line}" for item in add for line in add_lines(item)]
 
     def checker(self, host: Host) -> Callable[[list[Item]], list[str]]:
         read: dict[str, dict[int, set[str]]] = {}
