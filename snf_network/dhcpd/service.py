@@ -19,6 +19,7 @@ import socket
 import stat
 import struct
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from snf_network import config as config_module
 from snf_network.config import Config
@@ -131,6 +132,7 @@ class DhcpService(Service):
         self.netlink: socket.socket | None = None
         self.started = time.time()
         self.done = asyncio.Event()
+        self.failure = ""
 
     # -- lifetime -------------------------------------------------------------
     async def serve(self) -> None:
@@ -150,6 +152,8 @@ class DhcpService(Service):
                     self._close_idle()
         finally:
             self.stop()
+        if self.failure:
+            raise RuntimeError(self.failure)
 
     async def reload(self) -> None:
         cfg = config_module.load(self.config_env)
@@ -168,14 +172,24 @@ class DhcpService(Service):
                 self.forget(name)
             self._watch(cfg.NFDHCPD_STATE_DIR)
         self.rescan(quiet=True)
+        assert self.loop is not None
+        self.loop.call_later(0.002, self.advertise_all)  # DNS servers, search list or MTU may have changed
         self.logger.info(f"reload: {len(self.served)} bindings read in {(time.perf_counter() - start) * 1000:.1f} ms")
 
     def stop(self) -> None:
-        for port in list(self.ports.values()):
-            self.ports.pop(port.name)
+        ports = list(self.ports.values())
+        self.ports.clear()
+        self.by_index.clear()
+        for port in ports:
             if self.loop is not None:
                 self.loop.remove_reader(port.sock.fileno())
-            port.sock.close()
+        # Each close waits for an RCU grace period (about 10 ms): a thousand,
+        # one after the other, would hold SIGTERM up for seconds, and so would
+        # leaving them to the exit. Closed at once from many threads, they
+        # share their grace periods.
+        if ports:
+            with ThreadPoolExecutor(max_workers=min(128, len(ports))) as pool:
+                list(pool.map(lambda port: port.sock.close(), ports))
         if self.watch is not None and self.loop is not None:
             self.loop.remove_reader(self.watch.fd)
             self.watch.close()
@@ -200,9 +214,9 @@ class DhcpService(Service):
         changed = False
         for mask, name in self.watch.events():
             if mask & (IN_DELETE_SELF | IN_MOVE_SELF):
-                self.logger.error(f"{self.cfg.NFDHCPD_STATE_DIR} went away: serving what is known, watching nothing")
-                assert self.loop is not None
-                self.loop.remove_reader(self.watch.fd)
+                # Exit with an error: systemd restarts us (Restart=on-failure) on the directory as it is then.
+                self.failure = f"{self.cfg.NFDHCPD_STATE_DIR} was removed or moved"
+                self.done.set()
                 return
             if mask & IN_Q_OVERFLOW:
                 self.rescan()
@@ -244,7 +258,10 @@ class DhcpService(Service):
                 os.close(fd)
             current = self.served.get(name)
             if current is not None and current.text == text:
-                self._connect(current)  # rewritten as it was (every ifup, every reload): nothing to parse
+                # Rewritten as it was (every ifup, every reload): nothing to parse, and
+                # when served, nothing to do (netlink tells us when its links change).
+                if current.reason:
+                    self._connect(current)
                 return
             binding = load(name, text)
         except FileNotFoundError:

@@ -304,3 +304,12 @@ def test_nothing_of_ours_is_left_after_ifdown(node: Node) -> None:
     assert not (lab.workdir / "nfdhcpd" / vm.tap).exists()
     assert f'"{vm.tap}"' not in lab.ns(lab.node, "nft", "list", "ruleset").stdout
     node.daemon.wait_for(lambda: vm.tap not in node.daemon.status(), "the binding to go")
+
+
+def test_losing_the_binding_directory_stops_it_with_an_error_for_systemd_to_restart(node: Node) -> None:
+    # Last in the module: the daemon does not come back.
+    directory = node.lab.workdir / "nfdhcpd"
+    directory.rename(node.lab.workdir / "nfdhcpd.moved")
+    assert node.daemon.process is not None
+    assert node.daemon.process.wait(timeout=10) == 1
+    assert "stopped by an error: " in node.daemon.log() and "nfdhcpd was removed or moved" in node.daemon.log()
