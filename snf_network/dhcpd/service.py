@@ -132,6 +132,7 @@ class DhcpService(Service):
         self.netlink: socket.socket | None = None
         self.started = time.time()
         self.done = asyncio.Event()
+        self.wakeup = asyncio.Event()  # set by done and by reload: the RA timer looks again
         self.failure = ""
 
     # -- lifetime -------------------------------------------------------------
@@ -144,12 +145,20 @@ class DhcpService(Service):
         self._watch(self.cfg.NFDHCPD_STATE_DIR)
         self.rescan()
         try:
+            due = time.monotonic() + self.settings.ra_period
             while not self.done.is_set():
+                self.wakeup.clear()
                 try:
-                    await asyncio.wait_for(self.done.wait(), self.settings.ra_period)
+                    await asyncio.wait_for(self.wakeup.wait(), max(0.0, due - time.monotonic()))
                 except TimeoutError:
+                    pass
+                now = time.monotonic()
+                if now >= due:
                     self.advertise_all()
                     self._close_idle()
+                    due = now + self.settings.ra_period
+                else:  # woken by a reload: a shorter RA_PERIOD counts from now
+                    due = min(due, now + self.settings.ra_period)
         finally:
             self.stop()
         if self.failure:
@@ -161,6 +170,7 @@ class DhcpService(Service):
         if cfg.DHCP_SERVER != "snf-dhcpd":
             self.logger.info(f"DHCP_SERVER is {cfg.DHCP_SERVER} now: stopping")
             self.done.set()
+            self.wakeup.set()
             return
         start = time.perf_counter()
         moved = cfg.NFDHCPD_STATE_DIR != self.cfg.NFDHCPD_STATE_DIR
@@ -172,6 +182,7 @@ class DhcpService(Service):
                 self.forget(name)
             self._watch(cfg.NFDHCPD_STATE_DIR)
         self.rescan(quiet=True)
+        self.wakeup.set()  # RA_PERIOD may have changed
         assert self.loop is not None
         self.loop.call_later(0.002, self.advertise_all)  # DNS servers, search list or MTU may have changed
         self.logger.info(f"reload: {len(self.served)} bindings read in {(time.perf_counter() - start) * 1000:.1f} ms")
@@ -217,6 +228,7 @@ class DhcpService(Service):
                 # Exit with an error: systemd restarts us (Restart=on-failure) on the directory as it is then.
                 self.failure = f"{self.cfg.NFDHCPD_STATE_DIR} was removed or moved"
                 self.done.set()
+                self.wakeup.set()
                 return
             if mask & IN_Q_OVERFLOW:
                 self.rescan()

@@ -14,6 +14,7 @@ import random
 import shutil
 import signal
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -274,6 +275,22 @@ def test_sighup_reloads_the_configuration(node: Node, routed: Vm) -> None:
         node.daemon.wait_for(lambda: node.daemon.log().count("reload: done") > marker, "the reload")
         lease = udhcpc(node.lab, routed)
         assert lease is not None and lease["dns"] == "192.0.2.54 192.0.2.55"
+    finally:
+        node.config()
+        node.daemon.signal(signal.SIGHUP)
+
+
+def test_router_advertisements_come_unsolicited_every_ra_period(node: Node, routed: Vm) -> None:
+    node.config("RA_PERIOD=4\n")
+    try:
+        done = node.daemon.log().count("reload: done")
+        node.daemon.signal(signal.SIGHUP)
+        node.daemon.wait_for(lambda: node.daemon.log().count("reload: done") > done, "the reload")
+        time.sleep(0.2)  # the advertisement a reload sends at once is not the periodic one
+        frames = node.lab.sniff(routed.name, "eth0", seconds=5).frames()
+        advertisements = [frame for frame in frames if frame[12:14] == b"\x86\xdd" and frame[20] == 58
+                          and frame[54] == 134 and frame[38:54] == bytes.fromhex("ff02" + "00" * 13 + "01")]
+        assert advertisements, f"no RA to all nodes in 5 s with RA_PERIOD=4 ({len(frames)} frames)"
     finally:
         node.config()
         node.daemon.signal(signal.SIGHUP)
