@@ -341,7 +341,7 @@ def client_runs(responder: Responder, rounds: int, program: str) -> float:
         if pid.exists():
             try:
                 os.kill(int(pid.read_text().split()[0]), signal.SIGKILL)
-            except (ValueError, ProcessLookupError):
+            except (ValueError, IndexError, ProcessLookupError):  # a pid file being written
                 pass
             pid.unlink()
         Path(f"{work}/bench.leases").unlink(missing_ok=True)
