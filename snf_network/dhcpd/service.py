@@ -43,17 +43,20 @@ RTM_NEWLINK, RTM_DELLINK, IFLA_IFNAME = 16, 17, 3
 NLMSG = struct.Struct("IHHII")
 IFINFO = struct.Struct("BxHiII")
 LOG_BURST, LOG_INTERVAL = 10, 10.0  # lines per NIC, seconds
-BATCH = 64  # frames read per wake-up of one socket, so one noisy NIC cannot starve the others
+BATCH = 64
+# A guest's DHCP client sends a few requests a second; a thousand is a flood.
+MAX_FRAMES_PER_SECOND = 1000  # frames read per wake-up of one socket, so one noisy NIC cannot starve the others
 
 
 class Port:
     """A packet socket on one interface (by its index: a tap recreated under the same name gets a new one)."""
 
-    __slots__ = ("name", "ifindex", "sock", "unbound_since")
+    __slots__ = ("name", "ifindex", "sock", "unbound_since", "window", "frames")
 
     def __init__(self, name: str, ifindex: int, sock: socket.socket) -> None:
         self.name, self.ifindex, self.sock = name, ifindex, sock
         self.unbound_since = 0.0  # when its binding went (0: it has one); closed a while later
+        self.window, self.frames = 0.0, 0  # frames read in the second that began at window
 
 
 class Served:
@@ -405,7 +408,14 @@ class DhcpService(Service):
     # -- packets --------------------------------------------------------------
     def _on_frames(self, port: Port) -> None:
         sock, name = port.sock, port.name
+        now = time.monotonic()
+        if now - port.window >= 1.0:
+            port.window, port.frames = now, 0
         for _ in range(BATCH):
+            if port.frames >= MAX_FRAMES_PER_SECOND:
+                self._pause(port)
+                return
+            port.frames += 1
             try:
                 data = sock.recv(bpf.SNAP)
             except BlockingIOError:
@@ -431,7 +441,25 @@ class DhcpService(Service):
                 except OSError as exc:
                     self._tell(entry, f"{name}: cannot send: {exc.strerror}", logging.WARNING)
             if self.logger.isEnabledFor(logging.DEBUG):
-                self._tell(entry, f"{name}: answered", logging.DEBUG)
+                # Not out of the NIC's budget: the same line every time, the log's own limit holds it.
+                self.logger.debug(f"{name}: answered")
+
+    def _pause(self, port: Port) -> None:
+        """A NIC sending more than we answer: stop reading it for a second (the kernel drops what
+        overflows its socket), so that it costs the daemon no CPU and the other NICs are served."""
+        assert self.loop is not None
+        self.loop.remove_reader(port.sock.fileno())
+        entry = self.served.get(port.name)
+        if entry is not None:
+            self._tell(entry, f"{port.name}: more than {MAX_FRAMES_PER_SECOND} requests in a second: "
+                              "not read for a second", logging.WARNING)
+
+        def resume() -> None:
+            if self.ports.get(port.name) is port:
+                assert self.loop is not None
+                self.loop.add_reader(port.sock.fileno(), self._on_frames, port)
+
+        self.loop.call_later(1.0, resume)
 
     def _tell(self, entry: Served, message: str, level: int = logging.INFO) -> None:
         """Log about one NIC, at most LOG_BURST lines per LOG_INTERVAL: a guest varying what it sends
