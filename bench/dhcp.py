@@ -341,7 +341,7 @@ def client_runs(responder: Responder, rounds: int, program: str) -> float:
         if pid.exists():
             try:
                 os.kill(int(pid.read_text().split()[0]), signal.SIGKILL)
-            except (ValueError, ProcessLookupError):
+            except (ValueError, IndexError, ProcessLookupError):  # a pid file being written
                 pass
             pid.unlink()
         Path(f"{work}/bench.leases").unlink(missing_ok=True)
@@ -443,7 +443,9 @@ def rss_with(workdir: Path, bindings: int) -> tuple[float, float]:
             # The daemon's own measure (it logs how long reading every binding took).
             line = [line for line in ours.daemon.log().splitlines() if "bindings read in" in line][-1]
             reloads.append(float(line.split("bindings read in ")[1].split()[0]))
+        start = time.perf_counter()
         ours.stop()
+        print(f"  SIGTERM to exit with {bindings} sockets open: {(time.perf_counter() - start) * 1000:.0f} ms")
         return rss, statistics.median(reloads)
     finally:
         lab.close()

@@ -19,6 +19,7 @@ import socket
 import stat
 import struct
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from snf_network import config as config_module
 from snf_network.config import Config
@@ -42,17 +43,20 @@ RTM_NEWLINK, RTM_DELLINK, IFLA_IFNAME = 16, 17, 3
 NLMSG = struct.Struct("IHHII")
 IFINFO = struct.Struct("BxHiII")
 LOG_BURST, LOG_INTERVAL = 10, 10.0  # lines per NIC, seconds
-BATCH = 64  # frames read per wake-up of one socket, so one noisy NIC cannot starve the others
+BATCH = 64
+# A guest's DHCP client sends a few requests a second; a thousand is a flood.
+MAX_FRAMES_PER_SECOND = 1000  # frames read per wake-up of one socket, so one noisy NIC cannot starve the others
 
 
 class Port:
     """A packet socket on one interface (by its index: a tap recreated under the same name gets a new one)."""
 
-    __slots__ = ("name", "ifindex", "sock", "unbound_since")
+    __slots__ = ("name", "ifindex", "sock", "unbound_since", "window", "frames")
 
     def __init__(self, name: str, ifindex: int, sock: socket.socket) -> None:
         self.name, self.ifindex, self.sock = name, ifindex, sock
         self.unbound_since = 0.0  # when its binding went (0: it has one); closed a while later
+        self.window, self.frames = 0.0, 0  # frames read in the second that began at window
 
 
 class Served:
@@ -131,6 +135,8 @@ class DhcpService(Service):
         self.netlink: socket.socket | None = None
         self.started = time.time()
         self.done = asyncio.Event()
+        self.wakeup = asyncio.Event()  # set by done and by reload: the RA timer looks again
+        self.failure = ""
 
     # -- lifetime -------------------------------------------------------------
     async def serve(self) -> None:
@@ -142,14 +148,24 @@ class DhcpService(Service):
         self._watch(self.cfg.NFDHCPD_STATE_DIR)
         self.rescan()
         try:
+            due = time.monotonic() + self.settings.ra_period
             while not self.done.is_set():
+                self.wakeup.clear()
                 try:
-                    await asyncio.wait_for(self.done.wait(), self.settings.ra_period)
+                    await asyncio.wait_for(self.wakeup.wait(), max(0.0, due - time.monotonic()))
                 except TimeoutError:
+                    pass
+                now = time.monotonic()
+                if now >= due:
                     self.advertise_all()
                     self._close_idle()
+                    due = now + self.settings.ra_period
+                else:  # woken by a reload: a shorter RA_PERIOD counts from now
+                    due = min(due, now + self.settings.ra_period)
         finally:
             self.stop()
+        if self.failure:
+            raise RuntimeError(self.failure)
 
     async def reload(self) -> None:
         cfg = config_module.load(self.config_env)
@@ -157,6 +173,7 @@ class DhcpService(Service):
         if cfg.DHCP_SERVER != "snf-dhcpd":
             self.logger.info(f"DHCP_SERVER is {cfg.DHCP_SERVER} now: stopping")
             self.done.set()
+            self.wakeup.set()
             return
         start = time.perf_counter()
         moved = cfg.NFDHCPD_STATE_DIR != self.cfg.NFDHCPD_STATE_DIR
@@ -168,14 +185,25 @@ class DhcpService(Service):
                 self.forget(name)
             self._watch(cfg.NFDHCPD_STATE_DIR)
         self.rescan(quiet=True)
+        self.wakeup.set()  # RA_PERIOD may have changed
+        assert self.loop is not None
+        self.loop.call_later(0.002, self.advertise_all)  # DNS servers, search list or MTU may have changed
         self.logger.info(f"reload: {len(self.served)} bindings read in {(time.perf_counter() - start) * 1000:.1f} ms")
 
     def stop(self) -> None:
-        for port in list(self.ports.values()):
-            self.ports.pop(port.name)
+        ports = list(self.ports.values())
+        self.ports.clear()
+        self.by_index.clear()
+        for port in ports:
             if self.loop is not None:
                 self.loop.remove_reader(port.sock.fileno())
-            port.sock.close()
+        # Each close waits for an RCU grace period (about 10 ms): a thousand,
+        # one after the other, would hold SIGTERM up for seconds, and so would
+        # leaving them to the exit. Closed at once from many threads, they
+        # share their grace periods.
+        if ports:
+            with ThreadPoolExecutor(max_workers=min(128, len(ports))) as pool:
+                list(pool.map(lambda port: port.sock.close(), ports))
         if self.watch is not None and self.loop is not None:
             self.loop.remove_reader(self.watch.fd)
             self.watch.close()
@@ -200,9 +228,10 @@ class DhcpService(Service):
         changed = False
         for mask, name in self.watch.events():
             if mask & (IN_DELETE_SELF | IN_MOVE_SELF):
-                self.logger.error(f"{self.cfg.NFDHCPD_STATE_DIR} went away: serving what is known, watching nothing")
-                assert self.loop is not None
-                self.loop.remove_reader(self.watch.fd)
+                # Exit with an error: systemd restarts us (Restart=on-failure) on the directory as it is then.
+                self.failure = f"{self.cfg.NFDHCPD_STATE_DIR} was removed or moved"
+                self.done.set()
+                self.wakeup.set()
                 return
             if mask & IN_Q_OVERFLOW:
                 self.rescan()
@@ -244,7 +273,10 @@ class DhcpService(Service):
                 os.close(fd)
             current = self.served.get(name)
             if current is not None and current.text == text:
-                self._connect(current)  # rewritten as it was (every ifup, every reload): nothing to parse
+                # Rewritten as it was (every ifup, every reload): nothing to parse, and
+                # when served, nothing to do (netlink tells us when its links change).
+                if current.reason:
+                    self._connect(current)
                 return
             binding = load(name, text)
         except FileNotFoundError:
@@ -376,7 +408,14 @@ class DhcpService(Service):
     # -- packets --------------------------------------------------------------
     def _on_frames(self, port: Port) -> None:
         sock, name = port.sock, port.name
+        now = time.monotonic()
+        if now - port.window >= 1.0:
+            port.window, port.frames = now, 0
         for _ in range(BATCH):
+            if port.frames >= MAX_FRAMES_PER_SECOND:
+                self._pause(port)
+                return
+            port.frames += 1
             try:
                 data = sock.recv(bpf.SNAP)
             except BlockingIOError:
@@ -402,7 +441,25 @@ class DhcpService(Service):
                 except OSError as exc:
                     self._tell(entry, f"{name}: cannot send: {exc.strerror}", logging.WARNING)
             if self.logger.isEnabledFor(logging.DEBUG):
-                self._tell(entry, f"{name}: answered", logging.DEBUG)
+                # Not out of the NIC's budget: the same line every time, the log's own limit holds it.
+                self.logger.debug(f"{name}: answered")
+
+    def _pause(self, port: Port) -> None:
+        """A NIC sending more than we answer: stop reading it for a second (the kernel drops what
+        overflows its socket), so that it costs the daemon no CPU and the other NICs are served."""
+        assert self.loop is not None
+        self.loop.remove_reader(port.sock.fileno())
+        entry = self.served.get(port.name)
+        if entry is not None:
+            self._tell(entry, f"{port.name}: more than {MAX_FRAMES_PER_SECOND} requests in a second: "
+                              "not read for a second", logging.WARNING)
+
+        def resume() -> None:
+            if self.ports.get(port.name) is port:
+                assert self.loop is not None
+                self.loop.add_reader(port.sock.fileno(), self._on_frames, port)
+
+        self.loop.call_later(1.0, resume)
 
     def _tell(self, entry: Served, message: str, level: int = logging.INFO) -> None:
         """Log about one NIC, at most LOG_BURST lines per LOG_INTERVAL: a guest varying what it sends

@@ -14,6 +14,7 @@ import os
 
 def write(path: str, rows: dict[str, dict[str, object]]) -> None:
     directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o755, exist_ok=True)  # systemd makes it (RuntimeDirectory=); by hand, we do
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}")
     with open(temporary, "w", encoding="utf-8") as handle:
         json.dump({"pid": os.getpid(), "interfaces": rows}, handle, indent=1, sort_keys=True)

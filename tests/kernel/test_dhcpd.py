@@ -13,7 +13,10 @@ import os
 import random
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from tests.lab import Lab, Vm, can_run
 
 pytestmark = pytest.mark.kernel
 
+FLOOD = Path(__file__).parents[1] / "dhcpd" / "flood.py"
 ROUTER_LL = "fe80::ce47:52ff:fe4e:4554"  # the tap's link-local: TAP_CONSTANT_MAC's EUI-64
 CONFIG = "DHCP_NAMESERVERS=192.0.2.53\nDHCP_NAMESERVERS6=2001:db8:53::53\nDHCP_DOMAINS6='example.org lab.example'\n"
 
@@ -225,12 +229,32 @@ def test_a_flood_of_malformed_packets_does_not_stop_the_daemon(node: Node) -> No
     for start in range(0, len(frames), 500):  # the command line has a limit
         lab.send_frames(vm.name, "eth0", frames[start : start + 500])
     assert node.daemon.process is not None and node.daemon.process.poll() is None
-    lease = udhcpc(lab, vm, tries=2)
+    lease = udhcpc(lab, vm, tries=4)  # perhaps after a second's pause for the flood
     assert lease is not None, node.daemon.log()[-2000:]
     assert "request ignored: malformed" in node.daemon.log()
     # Thousands of bad frames, a few lines: the log is limited per NIC.
     lines = [line for line in node.daemon.log().splitlines() if f": {vm.tap}: " in line]
     assert len(lines) <= 20, lines[-5:]
+
+
+def test_a_guest_flooding_valid_requests_is_paused_and_the_others_are_served(node: Node, routed: Vm) -> None:
+    from tests.unit.dhcpd_frames import dhcp
+
+    lab = node.lab
+    noisy, _ = node.vm()
+    discover = dhcp(bytes.fromhex(noisy.mac.replace(":", "")), "discover").hex()
+    flood = subprocess.Popen(["ip", "netns", "exec", noisy.name, sys.executable, str(FLOOD), "eth0", discover,
+                              "200000"])
+    try:
+        lease = udhcpc(lab, routed)  # another NIC, during the flood
+        assert lease is not None and lease["ip"] == "192.0.2.10"
+        node.daemon.wait_for(lambda: f"{noisy.tap}: more than 1000 requests in a second" in node.daemon.log(),
+                             "the noisy NIC to be paused", seconds=10)
+    finally:
+        flood.kill()
+        flood.wait()
+    assert node.daemon.process is not None and node.daemon.process.poll() is None
+    assert udhcpc(lab, noisy, tries=4) is not None  # once quiet, it is served again
 
 
 def test_bridged_nics_get_dhcp_with_the_bridges_mtu_and_no_ipv6_answers(node: Node) -> None:
@@ -279,6 +303,22 @@ def test_sighup_reloads_the_configuration(node: Node, routed: Vm) -> None:
         node.daemon.signal(signal.SIGHUP)
 
 
+def test_router_advertisements_come_unsolicited_every_ra_period(node: Node, routed: Vm) -> None:
+    node.config("RA_PERIOD=4\n")
+    try:
+        done = node.daemon.log().count("reload: done")
+        node.daemon.signal(signal.SIGHUP)
+        node.daemon.wait_for(lambda: node.daemon.log().count("reload: done") > done, "the reload")
+        time.sleep(0.2)  # the advertisement a reload sends at once is not the periodic one
+        frames = node.lab.sniff(routed.name, "eth0", seconds=5).frames()
+        advertisements = [frame for frame in frames if frame[12:14] == b"\x86\xdd" and frame[20] == 58
+                          and frame[54] == 134 and frame[38:54] == bytes.fromhex("ff02" + "00" * 13 + "01")]
+        assert advertisements, f"no RA to all nodes in 5 s with RA_PERIOD=4 ({len(frames)} frames)"
+    finally:
+        node.config()
+        node.daemon.signal(signal.SIGHUP)
+
+
 def test_sigterm_stops_promptly_and_a_restart_serves_existing_bindings_at_once(node: Node, routed: Vm) -> None:
     took = node.daemon.stop()
     print(f"snf-dhcpd stopped {took * 1000:.0f} ms after SIGTERM")
@@ -304,3 +344,23 @@ def test_nothing_of_ours_is_left_after_ifdown(node: Node) -> None:
     assert not (lab.workdir / "nfdhcpd" / vm.tap).exists()
     assert f'"{vm.tap}"' not in lab.ns(lab.node, "nft", "list", "ruleset").stdout
     node.daemon.wait_for(lambda: vm.tap not in node.daemon.status(), "the binding to go")
+
+
+def test_switching_dhcp_server_to_nfdhcpd_stops_it(node: Node) -> None:
+    node.config("DHCP_SERVER=nfdhcpd\n")
+    try:
+        node.daemon.signal(signal.SIGHUP)
+        assert node.daemon.process is not None and node.daemon.process.wait(timeout=10) == 0
+        assert "DHCP_SERVER is nfdhcpd now: stopping" in node.daemon.log()
+    finally:
+        node.config()
+    node.daemon.start()
+
+
+def test_losing_the_binding_directory_stops_it_with_an_error_for_systemd_to_restart(node: Node) -> None:
+    # Last in the module: the daemon does not come back.
+    directory = node.lab.workdir / "nfdhcpd"
+    directory.rename(node.lab.workdir / "nfdhcpd.moved")
+    assert node.daemon.process is not None
+    assert node.daemon.process.wait(timeout=10) == 1
+    assert "stopped by an error: " in node.daemon.log() and "nfdhcpd was removed or moved" in node.daemon.log()
