@@ -318,6 +318,15 @@ class Nld(Service):
         assert self.kernel is not None
         self._refresh_peers()
         for state in self.states:
+            ifindex = self.kernel.ifindex(state.ov.device)
+            if ifindex != state.ifindex:
+                # Torn down and set up again under us: follow the new device (or wait for it).
+                self.log.warning(f"{state.ov.name}: {state.ov.device} is {'new' if ifindex else 'gone'}")
+                self.by_ifindex.pop(state.ifindex, None)
+                state.ifindex, state.fdb = ifindex, set()
+                if not ifindex:
+                    continue
+                self.by_ifindex[ifindex] = state
             if not state.endpoint:
                 self._check_local(state)
             wrong: list[str] = []

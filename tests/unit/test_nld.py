@@ -37,6 +37,10 @@ class FakeKernel:
         self.neigh: dict[str, tuple[str, int]] = {}
         self.routes: dict[str, int] = {}
         self.fdb_entries: set[tuple[str, str]] = set()
+        self.index = 7
+
+    def ifindex(self, name: str) -> int:
+        return self.index
 
     def neighbours(self, ifindex: int) -> dict[str, tuple[str, int]]:
         return dict(self.neigh)
@@ -173,3 +177,14 @@ def test_a_scanning_tenant_costs_the_peers_a_bounded_number_of_queries() -> None
         d._miss(d.states[0], nld.Event("miss", ifindex=7, ip=f"192.0.2.{i % 250 + 1}"))
     assert len(sent) == 2 * nld.MAX_QUERIES_PER_SECOND  # and no more than this a second, whatever the scan
     assert d.counters["queries_dropped"] == 4 * (250 - nld.MAX_QUERIES_PER_SECOND)  # each refused miss, 4 rounds
+
+
+def test_a_recreated_device_is_followed() -> None:
+    d, kernel, _ = daemon()
+    kernel.index = 0  # torn down
+    d.reconcile()
+    assert d.by_ifindex == {}
+    kernel.index = 12  # set up again
+    kernel.neigh["192.0.2.46"] = (mac_of(SELF), 0x80)
+    d.reconcile()
+    assert d.by_ifindex == {12: d.states[0]} and "192.0.2.46" not in kernel.neigh
