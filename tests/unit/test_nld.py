@@ -99,11 +99,15 @@ def test_a_node_speaks_only_for_its_own_instances() -> None:
 
 
 def test_only_the_current_owner_withdraws() -> None:
-    d, kernel, _ = daemon(eager=True)
+    d, kernel, sent = daemon(eager=True)
     d._handle(announce(C, "192.0.2.22", 200), C)
     d._handle(announce(B, "192.0.2.22", 300, up=False), B)  # B is not the owner any more
     assert kernel.neigh["192.0.2.22"][0] == mac_of(C)
     d._handle(announce(C, "192.0.2.22", 300, up=False), C)
+    assert kernel.neigh["192.0.2.22"][0] == mac_of(C)  # kept a while: C forwards if it moved
+    assert [m["type"] for m, _ in sent] == ["query", "query"]  # and whoever has it now is asked
+    d.states[0].gone["192.0.2.22"] -= 2 * d.cfg.snapshot_interval + 1  # no one claimed it for two snapshots
+    d.reconcile()
     assert "192.0.2.22" not in kernel.neigh
 
 
@@ -160,12 +164,16 @@ def test_a_hairpin_makes_the_old_owner_tell_its_peers() -> None:
     assert kernel.neigh["192.0.2.22"][0] == mac_of(C)  # and it forwards what arrives
 
 
-def test_a_redirect_drops_entries_pointing_at_its_sender() -> None:
+def test_a_redirect_makes_the_sender_of_a_hairpin_ask_the_owner_again() -> None:
     d, kernel, sent = daemon()
     kernel.neigh["192.0.2.22"] = (mac_of(B), 0x80)
+    d._handle(announce(B, "192.0.2.22", 100), B)
     d._handle({"type": "redirect", "ov": 42, "ip": "192.0.2.22", "node": C}, B)
-    assert "192.0.2.22" not in kernel.neigh
+    assert "192.0.2.22" not in d.states[0].remote  # B no longer vouches for it
+    assert kernel.neigh["192.0.2.22"][0] == mac_of(B)  # B still forwards (a triangle) until the owner answers
     assert [m["type"] for m, _ in sent] == ["query", "query"]
+    d._handle(announce(C, "192.0.2.22", 50), C)  # any version now: the one it had came from B
+    assert kernel.neigh["192.0.2.22"][0] == mac_of(C)
 
 
 def test_a_scanning_tenant_costs_the_peers_a_bounded_number_of_queries() -> None:
