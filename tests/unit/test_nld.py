@@ -196,3 +196,19 @@ def test_a_recreated_device_is_followed() -> None:
     kernel.neigh["192.0.2.46"] = (mac_of(SELF), 0x80)
     d.reconcile()
     assert d.by_ifindex == {12: d.states[0]} and "192.0.2.46" not in kernel.neigh
+
+
+def test_the_daemon_refuses_to_start_wrongly_in_one_line(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from snf_network.nld.main import main
+
+    monkeypatch.setenv("SNF_NETWORK_CONFIG", str(tmp_path / "snf-network.conf"))
+    (tmp_path / "snf-network.conf").write_text(f"NBMA_CONFIG_DIR={tmp_path}\n")
+    assert main([]) == 2
+    assert "--foreground" in capsys.readouterr().err
+    assert main(["--foreground"]) == 2
+    assert "no overlay configured" in capsys.readouterr().err
+    (tmp_path / "overlays").mkdir()
+    (tmp_path / "overlays" / "public.conf").write_text("INSTANCE_NETWORK=192.0.2.0/24\n")
+    assert main(["--foreground"]) == 2
+    err = capsys.readouterr().err
+    assert "HMAC_KEY_FILE" in err and len(err.strip().splitlines()) == 1
