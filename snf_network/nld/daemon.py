@@ -56,6 +56,7 @@ class OverlayState:
         self.local: dict[str, int] = {}  # address -> the ms at which it became ours
         self.remote: dict[str, Location] = {}
         self.withdrawn: dict[str, float] = {}  # address -> monotonic time we gave it up
+        self.gone: dict[str, float] = {}  # address -> when its owner withdrew it (the kernel's entry stays a while)
         self.queried: dict[str, float] = {}
         self.fdb: set[str] = set()  # peers with an FDB entry (vxlan)
         self.statics = {ep.internal for ep in ov.endpoints}
@@ -318,6 +319,15 @@ class Nld(Service):
         assert self.kernel is not None
         self._refresh_peers()
         for state in self.states:
+            ifindex = self.kernel.ifindex(state.ov.device)
+            if ifindex != state.ifindex:
+                # Torn down and set up again under us: follow the new device (or wait for it).
+                self.log.warning(f"{state.ov.name}: {state.ov.device} is {'new' if ifindex else 'gone'}")
+                self.by_ifindex.pop(state.ifindex, None)
+                state.ifindex, state.fdb = ifindex, set()
+                if not ifindex:
+                    continue
+                self.by_ifindex[ifindex] = state
             if not state.endpoint:
                 self._check_local(state)
             wrong: list[str] = []
@@ -350,6 +360,12 @@ class Nld(Service):
                     self._ensure_fdb(state, peer)
             now = time.monotonic()
             state.withdrawn = {ip: t for ip, t in state.withdrawn.items() if now - t < HAIRPIN_MEMORY}
+            expired = {ip for ip, t in state.gone.items() if now - t > 2 * self.cfg.snapshot_interval}
+            for ip in expired:
+                del state.gone[ip]
+            expired -= set(state.remote) | set(state.local)
+            if expired:
+                self._drop_kernel_entries(state, expired)
 
     def _refresh_peers(self) -> None:
         """PEERS_FILE changes when Ganeti adds or removes a node: follow it, firewall included."""
@@ -436,7 +452,8 @@ class Nld(Service):
             known = state.remote.get(ip)
             if known is not None and known.node == src:
                 del state.remote[ip]  # src speaks for itself: it no longer holds ip
-            self._drop_kernel_entries(state, {ip}, node=src)
+            # The kernel's entry stays: src forwards what it still receives (a triangle), which beats
+            # nothing if the owner cannot be reached; the owner's answer repoints the entry.
             self._query(state, ip)
 
     def _learn(self, state: OverlayState, src: str, entries: list[dict[str, object]]) -> None:
@@ -474,8 +491,16 @@ class Nld(Service):
                       if eager or (ip in current and current[ip][0] != backends.lladdr_for(state.ov, node))}
             if wanted:
                 self._install(state, wanted)
+        for ip in install:
+            state.gone.pop(ip, None)
         if withdrawn:
-            self._drop_kernel_entries(state, withdrawn, node=src)
+            # Keep the kernel's entries for now: if the address moved, the old owner forwards what it
+            # still gets (a triangle) until the new owner is heard, which the query hastens; if it is gone
+            # for good, the reconcile removes them once no one has claimed it for two snapshots.
+            now_ = time.monotonic()
+            for ip in withdrawn:
+                state.gone[ip] = now_
+                self._query(state, ip)
 
     # -- the control socket ------------------------------------------------
     def _on_control(self) -> None:

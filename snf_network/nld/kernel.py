@@ -53,6 +53,8 @@ def classify(msg: object) -> Event | None:
     if kind in (RTM_NEWROUTE, RTM_DELROUTE):
         if msg["family"] != socket.AF_INET or msg["dst_len"] != 32 or msg["type"] != RTN_UNICAST:  # type: ignore[index]
             return None
+        if get_attr("RTA_GATEWAY") or get_attr("RTA_MULTIPATH"):
+            return None  # an instance's route leads straight to its tap; a route via a gateway is no instance
         table = get_attr("RTA_TABLE") or msg["table"]  # type: ignore[index]
         return Event("route+" if kind == RTM_NEWROUTE else "route-", ip=get_attr("RTA_DST") or "",
                      table=int(table), oif=int(get_attr("RTA_OIF") or 0))
@@ -75,7 +77,8 @@ class Kernel:
         """The /32 routes of ``table`` inside ``network``: address -> output interface."""
         found: dict[str, int] = {}
         for route in self.ipr.get_routes(family=socket.AF_INET, table=table):
-            if route["dst_len"] != 32 or route["type"] != RTN_UNICAST:
+            if route["dst_len"] != 32 or route["type"] != RTN_UNICAST or route.get_attr("RTA_GATEWAY") \
+                    or route.get_attr("RTA_MULTIPATH"):
                 continue
             dst = route.get_attr("RTA_DST")
             if dst and ipaddress.IPv4Address(dst) in network:

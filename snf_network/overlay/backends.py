@@ -60,7 +60,7 @@ def create_command(ov: Overlay, local_ip: str, base: str) -> list[str]:
         argv = ["ip", "link", "add", ov.device, "type", "gre", "key", str(ov.key), "ttl", str(ov.ttl)]
     else:
         argv = ["ip", "link", "add", ov.device, "type", "vxlan", "id", str(ov.key), "local", local_ip,
-                "dstport", str(ov.port), "nolearning", "proxy", "l2miss", "l3miss", "ttl", str(ov.ttl)]
+                "dstport", str(ov.port), "nolearning", "proxy", "l2miss", "l3miss", "ttl", str(ov.ttl), "noudpcsum"]
     if base:
         argv += ["dev", base]
     return argv

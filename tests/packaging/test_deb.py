@@ -432,7 +432,9 @@ def test_nld_unit(package: Package) -> None:
     path = "/lib/systemd/system/snf-nld.service"
     assert package.entries.get(path) is not None and package.entries[path].kind == "-", f"{path} is not installed"
     unit = _inside(package, path).read_text()
-    for line in ("ExecStart=/usr/bin/snf-nld --foreground", "ExecReload=/bin/kill -HUP $MAINPID",
+    for line in ("ExecStartPre=+/usr/bin/snf-network overlay setup", "ExecStart=/usr/bin/snf-nld --foreground",
+                 "ExecReload=+/usr/bin/snf-network overlay setup", "ExecReload=/bin/kill -HUP $MAINPID",
+                 "PartOf=nftables.service",
                  "Restart=on-failure", "CapabilityBoundingSet=CAP_NET_ADMIN", "NoNewPrivileges=yes",
                  "ConditionDirectoryNotEmpty=/etc/snf-network/nbma/overlays", "WantedBy=multi-user.target"):
         assert f"\n{line}\n" in unit, f"{path} lacks {line}"

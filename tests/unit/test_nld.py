@@ -37,6 +37,10 @@ class FakeKernel:
         self.neigh: dict[str, tuple[str, int]] = {}
         self.routes: dict[str, int] = {}
         self.fdb_entries: set[tuple[str, str]] = set()
+        self.index = 7
+
+    def ifindex(self, name: str) -> int:
+        return self.index
 
     def neighbours(self, ifindex: int) -> dict[str, tuple[str, int]]:
         return dict(self.neigh)
@@ -95,11 +99,15 @@ def test_a_node_speaks_only_for_its_own_instances() -> None:
 
 
 def test_only_the_current_owner_withdraws() -> None:
-    d, kernel, _ = daemon(eager=True)
+    d, kernel, sent = daemon(eager=True)
     d._handle(announce(C, "192.0.2.22", 200), C)
     d._handle(announce(B, "192.0.2.22", 300, up=False), B)  # B is not the owner any more
     assert kernel.neigh["192.0.2.22"][0] == mac_of(C)
     d._handle(announce(C, "192.0.2.22", 300, up=False), C)
+    assert kernel.neigh["192.0.2.22"][0] == mac_of(C)  # kept a while: C forwards if it moved
+    assert [m["type"] for m, _ in sent] == ["query", "query"]  # and whoever has it now is asked
+    d.states[0].gone["192.0.2.22"] -= 2 * d.cfg.snapshot_interval + 1  # no one claimed it for two snapshots
+    d.reconcile()
     assert "192.0.2.22" not in kernel.neigh
 
 
@@ -156,12 +164,16 @@ def test_a_hairpin_makes_the_old_owner_tell_its_peers() -> None:
     assert kernel.neigh["192.0.2.22"][0] == mac_of(C)  # and it forwards what arrives
 
 
-def test_a_redirect_drops_entries_pointing_at_its_sender() -> None:
+def test_a_redirect_makes_the_sender_of_a_hairpin_ask_the_owner_again() -> None:
     d, kernel, sent = daemon()
     kernel.neigh["192.0.2.22"] = (mac_of(B), 0x80)
+    d._handle(announce(B, "192.0.2.22", 100), B)
     d._handle({"type": "redirect", "ov": 42, "ip": "192.0.2.22", "node": C}, B)
-    assert "192.0.2.22" not in kernel.neigh
+    assert "192.0.2.22" not in d.states[0].remote  # B no longer vouches for it
+    assert kernel.neigh["192.0.2.22"][0] == mac_of(B)  # B still forwards (a triangle) until the owner answers
     assert [m["type"] for m, _ in sent] == ["query", "query"]
+    d._handle(announce(C, "192.0.2.22", 50), C)  # any version now: the one it had came from B
+    assert kernel.neigh["192.0.2.22"][0] == mac_of(C)
 
 
 def test_a_scanning_tenant_costs_the_peers_a_bounded_number_of_queries() -> None:
@@ -173,3 +185,30 @@ def test_a_scanning_tenant_costs_the_peers_a_bounded_number_of_queries() -> None
         d._miss(d.states[0], nld.Event("miss", ifindex=7, ip=f"192.0.2.{i % 250 + 1}"))
     assert len(sent) == 2 * nld.MAX_QUERIES_PER_SECOND  # and no more than this a second, whatever the scan
     assert d.counters["queries_dropped"] == 4 * (250 - nld.MAX_QUERIES_PER_SECOND)  # each refused miss, 4 rounds
+
+
+def test_a_recreated_device_is_followed() -> None:
+    d, kernel, _ = daemon()
+    kernel.index = 0  # torn down
+    d.reconcile()
+    assert d.by_ifindex == {}
+    kernel.index = 12  # set up again
+    kernel.neigh["192.0.2.46"] = (mac_of(SELF), 0x80)
+    d.reconcile()
+    assert d.by_ifindex == {12: d.states[0]} and "192.0.2.46" not in kernel.neigh
+
+
+def test_the_daemon_refuses_to_start_wrongly_in_one_line(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from snf_network.nld.main import main
+
+    monkeypatch.setenv("SNF_NETWORK_CONFIG", str(tmp_path / "snf-network.conf"))
+    (tmp_path / "snf-network.conf").write_text(f"NBMA_CONFIG_DIR={tmp_path}\n")
+    assert main([]) == 2
+    assert "--foreground" in capsys.readouterr().err
+    assert main(["--foreground"]) == 2
+    assert "no overlay configured" in capsys.readouterr().err
+    (tmp_path / "overlays").mkdir()
+    (tmp_path / "overlays" / "public.conf").write_text("INSTANCE_NETWORK=192.0.2.0/24\n")
+    assert main(["--foreground"]) == 2
+    err = capsys.readouterr().err
+    assert "HMAC_KEY_FILE" in err and len(err.strip().splitlines()) == 1
