@@ -4,8 +4,12 @@ The record (STATE_DIR/switches.record, JSON) lists every step an apply
 made, with what the node had before. Apply makes every wanted step (each
 idempotent, so a second apply changes nothing and a device someone removed
 comes back), and undoes recorded steps the file no longer asks for, in
-reverse. A failed apply undoes the steps it added and keeps the record of
-the rest, so nothing is left half-made and unrecorded. Under the host lock,
+reverse. Steps are matched by what they are, not their settings
+(Step.ident), so a changed MTU or VLAN list is changed in place. A bridge
+we made that still has ports stays, and stays recorded: the next apply
+tries again. A failed apply undoes the steps this run added (never what
+was there before, nor what earlier runs made) and keeps the record of the
+rest, so nothing is left half-made and unrecorded. Under the host lock,
 like the NIC programs, since both move ports in and out of bridges.
 """
 
@@ -51,7 +55,7 @@ def _make(host: Host, cfg: Config, step: Step) -> str:
     return ovs.make(host, cfg, step) if step.kind.startswith("ovs-") else linux.make(host, step)
 
 
-def _undo(host: Host, cfg: Config, step: Step) -> str:
+def _undo(host: Host, cfg: Config, step: Step) -> tuple[str, bool]:
     return ovs.undo(host, cfg, step) if step.kind.startswith("ovs-") else linux.undo(host, step)
 
 
@@ -92,44 +96,53 @@ def apply(host: Host, cfg: Config, names: tuple[str, ...] = (), dry_run: bool = 
             _check_node(host, switch)
     with host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
         recorded = load_record(host, cfg)
-        stale = [step for step in recorded if (scope is None or step.switch in scope) and step not in wanted]
+        # Matched by identity, not settings: a changed setting is changed in place (step.ident).
+        wanted_ids = {step.ident() for step in wanted}
+        by_id = {step.ident(): step for step in recorded}
+        stale = [step for step in recorded if (scope is None or step.switch in scope)
+                 and step.ident() not in wanted_ids]
         lines: list[str] = []
         if dry_run:
             lines = [f"would remove {step.describe()}" for step in reversed(stale)]
             for step in wanted:
-                there = present(host, cfg, step)
-                if not there:
-                    lines.append(f"would make {step.describe()}")
-                elif step not in recorded:
-                    lines.append(f"would record {step.describe()} (there already: never removed)"
-                                 if step.kind in ("bridge", "bond", "ovs-bridge") else
-                                 f"would record {step.describe()} (there already)")
+                before = by_id.get(step.ident())
+                if not present(host, cfg, step):
+                    lines.append(f"would {'change' if before and before.previous else 'make'} {step.describe()}")
+                elif before is None:
+                    lines.append(f"would record {step.describe()} (there already: never removed)")
             return lines or ["nothing to change"]
         kept = [step for step in recorded if step not in stale]
+        retried: list[Step] = []
         for step in reversed(stale):
-            warning = _undo(host, cfg, step)
+            warning, keep = _undo(host, cfg, step)
             if warning:
                 log.warning(warning)
                 lines.append(warning)
-            lines.append(f"removed {step.describe()}")
+            if keep:
+                retried.append(step)  # still ours: a later apply removes it once it can
+            else:
+                lines.append(f"removed {step.describe()}")
         if stale:
+            kept += reversed(retried)
             save_record(host, cfg, kept)
         made: list[Step] = []
         try:
             for step in wanted:
-                before = next((old for old in kept if old == step), None)
-                had = present(host, cfg, before or step)
-                previous = _make(host, cfg, before or step)
-                done = step.with_previous(previous)
+                before = by_id.get(step.ident())
+                had = present(host, cfg, step)
+                done = step.with_previous(_make(host, cfg, step.with_previous(before.previous if before else "")))
                 if before is None:
                     made.append(done)
                     kept.append(done)
                 else:
                     kept[kept.index(before)] = done
                 if not had:
-                    lines.append(f"made {step.describe()}")
+                    lines.append(f"{'changed' if before is not None and before.args != step.args else 'made'} "
+                                 f"{step.describe()}")
+                if before is None or not had or done.previous != before.previous or done.args != before.args:
                     save_record(host, cfg, kept)  # whatever stops us next, the record covers it
         except (SnfNetworkError, OSError) as exc:
+            # Undo only what this run added; what earlier runs made stays, as recorded.
             failures = []
             for step in reversed(made):
                 try:
@@ -159,7 +172,8 @@ def show(host: Host, cfg: Config) -> list[str]:
             mark = "ok" if present(host, cfg, step) else "missing"
             made = " (recorded)" if step in recorded else ""
             lines.append(f"  {mark:7} {step.describe().split(': ', 1)[1]}{made}")
-    stale = [step for step in recorded if step.switch not in switches or step not in of_switch(switches[step.switch])]
+    declared = {step.ident() for switch in switches.values() for step in of_switch(switch)}
+    stale = [step for step in recorded if step.ident() not in declared]
     if stale:
         lines.append("recorded but no longer declared (switch apply removes them):")
         lines += [f"  {step.describe()}" for step in stale]

@@ -3,7 +3,10 @@
 Every call names the database (OVS_DB). What we add carries
 ``external_ids:snf-network-switch=<switch>``, so ownership is visible in
 OVSDB; a bridge we did not create is never deleted, nor one that still has
-ports other than ours (instances' NICs).
+ports other than ours (instances' NICs). A port that is on the switch
+already without our external_ids is the operator's: apply refuses it rather
+than rewrite its trunks, bond or LACP settings (and later delete it); take
+it out of SWITCHES_FILE, or remove the port by hand, to let apply make it.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ def make(host: Host, cfg: Config, step: Step) -> str:
         where = vsctl(host, cfg, "port-to-br", step.dev, check=False)
         if where and where != bridge:
             raise SnfNetworkError(f"{step.switch}: port {step.dev} is already on the OVS bridge {where}")
+        if where and not step.previous and owner(host, cfg, step.dev) != step.switch:
+            raise SnfNetworkError(f"{step.switch}: port {step.dev} is already on {bridge}, not added by switch "
+                                  "apply: remove it by hand or from SWITCHES_FILE (its settings are left as they are)")
         interfaces = members.split(",") if members else [step.dev]
         for interface in interfaces:
             if not host.link_exists(interface):
@@ -63,22 +69,29 @@ def make(host: Host, cfg: Config, step: Step) -> str:
             for interface in interfaces:
                 words += ["--", "set", "interface", interface, f"mtu_request={mtu}"]
         vsctl(host, cfg, *words)
-        return ""
+        return step.previous or "made"
     raise SnfNetworkError(f"unknown switch step {step.kind}")  # pragma: no cover - steps.of_switch makes these
 
 
-def undo(host: Host, cfg: Config, step: Step) -> str:
+def owner(host: Host, cfg: Config, port: str) -> str:
+    return vsctl(host, cfg, "--if-exists", "get", "port", port, f"external_ids:{OWNER}", check=False).strip('"')
+
+
+def undo(host: Host, cfg: Config, step: Step) -> tuple[str, bool]:
+    """As linux.undo: (a warning or '', whether the step stays recorded to be retried)."""
+    if step.previous == "existed":
+        return "", False
     if step.kind == "ovs-bridge":
         if step.previous != "created" or not bridge_exists(host, cfg, step.dev):
-            return ""
+            return "", False
         ports = vsctl(host, cfg, "list-ports", step.dev).split()
         if ports:
-            return f"{step.switch}: kept OVS bridge {step.dev}: it still has ports ({' '.join(ports)})"
+            return f"{step.switch}: kept OVS bridge {step.dev}: it still has ports ({' '.join(ports)})", True
         vsctl(host, cfg, "--if-exists", "del-br", step.dev)
-        return ""
+        return "", False
     if step.kind == "ovs-port":
         vsctl(host, cfg, "--if-exists", "del-port", step.args[0], step.dev)
-    return ""
+    return "", False
 
 
 def present(host: Host, cfg: Config, step: Step) -> bool:

@@ -2,8 +2,13 @@
 
 A step names its switch, what it makes (``kind``), the device and its
 arguments; ``previous`` says what the node had before the first apply made
-it (``created`` or ``existed`` for devices, the old MTU), so undoing a step
-removes only what we made and puts back what we changed.
+it (``created`` or ``existed`` for devices, ``made`` or ``existed`` for a
+port, member or VLAN, the old MTU), so undoing a step removes only what we
+made and puts back what we changed.
+
+A step's identity is ``ident()`` (switch, kind, device; the VID of a VLAN):
+its arguments are settings, so a changed setting changes the step in place
+and keeps what the record knew before, instead of undoing and remaking it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ class Step(Value):
 
     def with_previous(self, previous: str) -> Step:
         return Step(self.switch, self.kind, self.dev, self.args, previous)
+
+    def ident(self) -> tuple[str, str, str, str]:
+        """What the step is, without its settings: several VLANs share a device, one step each."""
+        return self.switch, self.kind, self.dev, self.args[0] if self.kind == "vlan" else ""
 
     def describe(self) -> str:
         what = {
