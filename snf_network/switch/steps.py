@@ -57,11 +57,20 @@ class Step(Value):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Step:
-        return cls(str(data["switch"]), str(data["kind"]), str(data["dev"]), tuple(str(a) for a in data["args"]),
+        """A recorded step; ValueError for one this version cannot have written (the record is damaged)."""
+        kind, args = str(data["kind"]), data["args"]
+        if kind not in ARG_COUNTS:
+            raise ValueError(f"unknown step kind {kind!r}")
+        if not isinstance(args, list) or len(args) not in ARG_COUNTS[kind]:
+            raise ValueError(f"{kind} step with arguments {args!r}")
+        return cls(str(data["switch"]), kind, str(data["dev"]), tuple(str(a) for a in args),
                    str(data.get("previous", "")))
 
 
-KINDS = ("bridge", "bond", "member", "mtu", "port", "vlan", "ovs-bridge", "ovs-port")
+# Each kind and how many arguments of_switch gives it.
+ARG_COUNTS = {"bridge": (0, 1), "bond": (2,), "member": (1,), "mtu": (1,), "port": (1,), "vlan": (1,),
+              "ovs-bridge": (2,), "ovs-port": (6,)}
+KINDS = tuple(ARG_COUNTS)
 
 
 def _ovs_port(step: Step) -> str:

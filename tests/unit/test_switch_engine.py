@@ -1,7 +1,7 @@
 """``switch apply`` against a recording host that keeps Linux bridges' state (this kernel has no VLAN filtering).
 
 The kernel tests (tests/kernel/test_switches.py) cover what runs here; these
-cover what needs VLAN filtering.
+cover what needs VLAN filtering, and records no version of ours writes.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 
 from snf_network import config
 from snf_network.config import Config
+from snf_network.errors import SnfNetworkError
 from snf_network.host.run import Result
 from snf_network.switch import engine
 from tests.unit.hosts import RecordingHost
@@ -97,3 +98,21 @@ def test_vlans_added_to_the_operator_s_bridge_turn_filtering_off_again_when_they
     engine.apply(host, cfg)
     assert host.links["br8"]["bridge/vlan_filtering"] == "0" and host.masters["eth1"] == "br8" and "br8" in host.links
 
+
+@pytest.mark.parametrize(("step", "message"), [
+    ({"switch": "br0", "kind": "tunnel", "dev": "br0", "args": []}, "unknown step kind 'tunnel'"),
+    ({"switch": "br0", "kind": "bond", "dev": "bond0", "args": ["802.3ad"]}, "bond step with arguments"),
+    ({"switch": "br0", "kind": "ovs-port", "dev": "eth1", "args": "ovs0"}, "ovs-port step with arguments"),
+    ({"switch": "br0", "kind": "port", "dev": "eth1"}, "damaged ('args')"),
+])
+def test_a_damaged_record_is_one_line_for_apply_and_show(cfg: Config, step: dict[str, object], message: str) -> None:
+    host = BridgeHost()
+    declare(cfg, "[br0]\ntype = linux-bridge\n")
+    Path(cfg.STATE_DIR).mkdir()
+    Path(engine.record_path(cfg)).write_text(json.dumps({"steps": [step]}))
+    for action in (engine.show, engine.apply):
+        with pytest.raises(SnfNetworkError) as error:
+            action(host, cfg)
+        assert "switches.record: damaged" in str(error.value) and message in str(error.value)
+        assert len(str(error.value).splitlines()) == 1
+    assert host.commands == []
