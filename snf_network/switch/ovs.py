@@ -36,6 +36,9 @@ def make(host: Host, cfg: Config, step: Step) -> str:
     if step.kind == "ovs-bridge":
         datapath, mtu = step.args
         existed = bridge_exists(host, cfg, step.dev)
+        if not existed and host.link_exists(step.dev):
+            # vswitchd could not open its internal port; OVSDB would hold a bridge that carries nothing.
+            raise SnfNetworkError(f"{step.switch}: {step.dev} exists on this node and is not an OVS bridge")
         words = ["--may-exist", "add-br", step.dev, "--", "set", "bridge", step.dev, f"datapath_type={datapath}"]
         if not existed:
             words += [f"external_ids:{OWNER}={step.switch}"]
@@ -77,6 +80,11 @@ def owner(host: Host, cfg: Config, port: str) -> str:
     return vsctl(host, cfg, "--if-exists", "get", "port", port, f"external_ids:{OWNER}", check=False).strip('"')
 
 
+def _opened(host: Host, cfg: Config, interface: str) -> bool:
+    """Whether vswitchd opened ``interface``: OVSDB holds a row for it even when it could not."""
+    return vsctl(host, cfg, "--if-exists", "get", "interface", interface, "error", check=False) in ("", "[]")
+
+
 def undo(host: Host, cfg: Config, step: Step) -> tuple[str, bool]:
     """As linux.undo: (a warning or '', whether the step stays recorded to be retried)."""
     if step.previous == "existed":
@@ -96,5 +104,8 @@ def undo(host: Host, cfg: Config, step: Step) -> tuple[str, bool]:
 
 def present(host: Host, cfg: Config, step: Step) -> bool:
     if step.kind == "ovs-bridge":
-        return bridge_exists(host, cfg, step.dev)
-    return vsctl(host, cfg, "port-to-br", step.dev, check=False) == step.args[0]
+        return bridge_exists(host, cfg, step.dev) and _opened(host, cfg, step.dev)
+    if vsctl(host, cfg, "port-to-br", step.dev, check=False) != step.args[0]:
+        return False
+    return all(_opened(host, cfg, interface) for interface in (step.args[1].split(",") if step.args[1] else
+                                                                [step.dev]))

@@ -337,3 +337,18 @@ def test_a_changed_ovs_mtu_changes_the_switch_in_place(ovs_lab: Lab) -> None:
     switch(lab, "apply")
     assert vsctl("list-br") == ""
 
+
+def test_an_ovs_switch_named_like_a_kernel_device_is_refused_and_shown_missing(ovs_lab: Lab) -> None:
+    lab = ovs_lab
+    path = switch_lab(lab, "[ovs5]\ntype = openvswitch\ndatapath = netdev\n")
+    db = start_ovs(lab)
+    lab.ns(lab.node, "ip", "link", "add", "ovs5", "type", "veth", "peer", "name", "ovs5p")
+    lab.ns(lab.node, "ip", "link", "add", "ovs6", "type", "veth", "peer", "name", "ovs6p")
+    result = switch(lab, "apply", check=False)
+    assert result.returncode != 0 and "ovs5 exists on this node and is not an OVS bridge" in result.stderr
+    assert lab.ns(lab.node, "ovs-vsctl", f"--db={db}", "list-br").stdout.strip() == ""
+    # One OVSDB has although vswitchd could not open it: show says missing, not ok.
+    lab.ns(lab.node, "ovs-vsctl", f"--db={db}", "add-br", "ovs6", "--", "set", "bridge", "ovs6",
+           "datapath_type=netdev")
+    path.write_text("[ovs6]\ntype = openvswitch\ndatapath = netdev\n")
+    assert "missing ovs bridge ovs6" in switch(lab, "show").stdout
