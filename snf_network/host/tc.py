@@ -51,7 +51,10 @@ def shaper_lines(item: Shaper) -> list[tuple[str, bool]]:
 def redirect_lines(item: IngressRedirect) -> list[tuple[str, bool]]:
     return [(f"qdisc replace dev {item.dev} ingress", True),
             (f"filter del dev {item.dev} parent ffff: pref {FILTER_PREF}", False),
-            (f"filter add dev {item.dev} parent ffff: pref {FILTER_PREF} protocol all u32 match u32 0 0 "
+            # "u32 0 0" at offset 0 reads 4 bytes past the network header, so a frame with
+            # less after its Ethernet header (a 14-byte RARP frame) would skip the shaper;
+            # at -2 the key is the EtherType itself, which every frame has.
+            (f"filter add dev {item.dev} parent ffff: pref {FILTER_PREF} protocol all u32 match u16 0 0 at -2 "
              f"action mirred egress redirect dev {item.to}", True)]
 
 

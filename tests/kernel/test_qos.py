@@ -89,6 +89,20 @@ def test_a_tagged_routed_nic_is_shaped_both_ways_and_ifdown_removes_every_part(r
     assert not (lab.workdir / "state" / "tap1.json").exists()
 
 
+def test_the_smallest_frames_a_vm_can_send_go_through_the_shaper_too(routed: tuple[Lab, Vm]) -> None:
+    """A bare Ethernet header (a RARP frame of 14 bytes, which antispoof lets through) is redirected too."""
+    lab, vm = routed
+    env = lab.ganeti_env(vm, ip=IP, TAGS="snf-network:qos:0:20mbit")
+    lab.program("kvm-vif-bridge", env)
+    counter = "/sys/class/net/ifbtap1/statistics/tx_packets"
+    before = int(lab.ns(lab.node, "cat", counter).stdout)
+    mac = bytes.fromhex(vm.mac.replace(":", ""))
+    frames = [b"\xff" * 6 + mac + b"\x80\x35", b"\xff" * 6 + mac + b"\x80\x35\x00\x01"]  # 0 and 2 bytes after it
+    lab.send_frames(vm.name, "eth0", frames * 5)
+    assert int(lab.ns(lab.node, "cat", counter).stdout) - before >= 10
+    lab.program("kvm-ifdown-custom", env, "tap1", "false")
+
+
 def test_without_a_tag_the_same_path_is_unlimited(routed: tuple[Lab, Vm]) -> None:
     lab, vm = routed
     lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip=IP, TAGS="snf-network:qos:0:20mbit"))
