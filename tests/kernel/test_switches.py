@@ -226,8 +226,11 @@ def test_an_ovs_switch_with_a_trunk_uplink_and_an_lacp_bond(ovs_lab: Lab) -> Non
     path.write_text("[ovs2]\ntype = openvswitch\ndatapath = netdev\nuplink = eth1\n")
     lab.program("snf-network-switch-hook", env_of(lab, **HOOK_ENV, GANETI_OP_CODE="OP_NETWORK_CONNECT",
                                                   GANETI_GROUP_NETWORK_MODE="openvswitch",
-                                                  GANETI_GROUP_NETWORK_LINK="ovs2"))
+                                                  GANETI_GROUP_NETWORK_LINK="ovs2", GANETI_GROUP_NETWORK_VLAN=".100"))
     assert vsctl("port-to-br", "eth1") == "ovs2"
+    # No vlans declared: the port's trunks are [], which OVS takes as every VLAN, 100 included.
+    assert vsctl("get", "port", "eth1", "trunks") == "[]"
+    assert "not trunked" not in (lab.workdir / "snf-network.log").read_text()
 
 
 # -- Under Debian's kernel only (bonding, VLAN filtering) ----------------------------------------------
