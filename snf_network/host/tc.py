@@ -112,11 +112,16 @@ class TcBackend(Backend):
     title = "tc"
 
     def prepare(self, host: Host, items: list[Item], old_items: list[Item]) -> list[Item]:
+        ours = {old.dev for old in old_items if isinstance(old, IfbLink)}
         for item in items:
-            if isinstance(item, IfbLink) and item not in old_items:
+            if isinstance(item, IfbLink) and item.dev not in ours:
+                # Never take over (or later delete) a device that is not ours. The record is
+                # saved before any change, so an ifb a crashed ifup made is in old_items.
                 kind = host.interface_kind(item.dev)
-                if kind not in ("", "ifb"):
-                    # Never take over (or later delete) a device that is not ours.
+                if kind == "ifb":
+                    raise SnfNetworkError(f"{item.dev} exists and no record of ours lists it: not taken as the "
+                                          f"ifb of {item.tap} (delete it by hand if it is a leftover)")
+                if kind:
                     raise SnfNetworkError(f"{item.dev} exists and is a {kind}, not the ifb of {item.tap}")
         return items
 

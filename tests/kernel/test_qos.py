@@ -103,6 +103,20 @@ def test_the_smallest_frames_a_vm_can_send_go_through_the_shaper_too(routed: tup
     lab.program("kvm-ifdown-custom", env, "tap1", "false")
 
 
+def test_an_ifb_of_that_name_no_record_lists_is_refused_and_kept(routed: tuple[Lab, Vm]) -> None:
+    lab, vm = routed
+    lab.ns(lab.node, "ip", "link", "add", "ifbtap1", "type", "ifb")  # someone else's
+    try:
+        env = lab.ganeti_env(vm, ip=IP, TAGS="snf-network:qos:0:20mbit")
+        result = lab.program("kvm-vif-bridge", env, check=False)
+        assert result.returncode != 0 and len(result.stderr.splitlines()) == 1, result
+        assert "ifbtap1 exists and no record of ours lists it" in result.stderr
+        assert "ifbtap1" in lab.ns(lab.node, "ip", "link", "show").stdout
+        assert "htb" not in tc_state(lab, "tap1")
+    finally:
+        lab.ns(lab.node, "ip", "link", "del", "ifbtap1", check=False)
+
+
 def test_without_a_tag_the_same_path_is_unlimited(routed: tuple[Lab, Vm]) -> None:
     lab, vm = routed
     lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip=IP, TAGS="snf-network:qos:0:20mbit"))
