@@ -87,7 +87,7 @@ def make(host: Host, step: Step) -> str:
     if step.kind == "vlan":
         if not step.previous and present(host, step):
             return "existed"
-        host.run(["bridge", "vlan", "add", "dev", dev, "vid", step.args[0]])
+        add_vlans(host, [step])
         return step.previous or "made"
     raise SnfNetworkError(f"unknown switch step {step.kind}")  # pragma: no cover - steps.of_switch makes these
 
@@ -126,8 +126,52 @@ def undo(host: Host, step: Step) -> tuple[str, bool]:
                 return f"{step.switch}: could not put the mtu of {dev} back to {step.previous}", False
         return "", False
     if step.kind == "vlan":
-        host.run(["bridge", "vlan", "del", "dev", dev, "vid", step.args[0]], check=False)
+        del_vlans(host, [step])
     return "", False
+
+
+def add_vlans(host: Host, steps: list[Step]) -> None:
+    """Tag ``steps``' VLANs on their devices: one ``bridge -batch`` for them all (vlans = 1-4094)."""
+    if steps:
+        host.run(["bridge", "-batch", "-"], "".join(f"vlan add dev {step.dev} vid {step.args[0]}\n"
+                                                    for step in steps))
+
+
+def del_vlans(host: Host, steps: list[Step]) -> None:
+    """Untag ``steps``' VLANs, ours only (not ``existed``); gone already is fine (``-force`` goes on)."""
+    lines = [f"vlan del dev {step.dev} vid {step.args[0]}\n" for step in steps
+             if step.previous != "existed" and host.link_exists(step.dev)]
+    if lines:
+        host.run(["bridge", "-force", "-batch", "-"], "".join(lines), check=False)
+
+
+class VlanCache:
+    """The VLANs on each device, read once per device (``bridge -j vlan show``)."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.devices: dict[str, set[str]] = {}
+
+    def has(self, dev: str, vid: str) -> bool:
+        if dev not in self.devices:
+            self.devices[dev] = vlans_on(self.host, dev) if self.host.link_exists(dev) else set()
+        return vid in self.devices[dev]
+
+
+def vlans_on(host: Host, dev: str) -> set[str]:
+    import json
+
+    result = host.run(["bridge", "-j", "vlan", "show", "dev", dev], check=False)
+    try:
+        ports = json.loads(result.stdout or "[]")
+        found: set[str] = set()
+        for port in ports:
+            for entry in port.get("vlans", []):
+                first = int(entry["vlan"])
+                found.update(str(vid) for vid in range(first, int(entry.get("vlanEnd", first)) + 1))
+        return found
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return set()
 
 
 def present(host: Host, step: Step) -> bool:
@@ -142,7 +186,5 @@ def present(host: Host, step: Step) -> bool:
     if step.kind == "bridge":
         return host.is_bridge(dev)
     if step.kind == "vlan":
-        result = host.run(["bridge", "-j", "vlan", "show", "dev", dev], check=False)
-        return f'"vlan":{step.args[0]},' in result.stdout.replace(" ", "") or \
-            f'"vlan":{step.args[0]}}}' in result.stdout.replace(" ", "")
+        return step.args[0] in vlans_on(host, dev)
     return os.path.isdir(f"{host.root}/sys/class/net/{dev}")

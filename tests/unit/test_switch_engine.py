@@ -25,6 +25,7 @@ class BridgeHost(RecordingHost):
     def __init__(self) -> None:
         super().__init__()
         self.masters: dict[str, str] = {}
+        self.vlans: dict[str, set[int]] = {}
 
     def run(self, argv: list[str], stdin: str | None = None, check: bool = True) -> Result:
         result = super().run(argv, stdin, check)
@@ -41,6 +42,15 @@ class BridgeHost(RecordingHost):
             self.masters.pop(words[2], None)
         elif argv[0] == "ip" and words[:2] == ["link", "set"] and words[3:6] == ["type", "bridge", "vlan_filtering"]:
             self.links[words[2]]["bridge/vlan_filtering"] = words[6]
+        elif argv[0] == "bridge" and words[-2:] == ["-batch", "-"]:
+            for line in (stdin or "").splitlines():
+                _, action, _, dev, _, vid = line.split()
+                (self.vlans.setdefault(dev, set()).add if action == "add" else
+                 self.vlans.setdefault(dev, set()).discard)(int(vid))
+        elif argv[0] == "bridge" and words[:3] == ["-j", "vlan", "show"]:
+            dev = words[-1]
+            return Result(0, json.dumps([{"ifname": dev, "vlans": [{"vlan": vid} for vid in
+                                                                    sorted(self.vlans.get(dev, ()))]}]), "")
         return result
 
     def link_master(self, dev: str) -> str:
@@ -97,6 +107,25 @@ def test_vlans_added_to_the_operator_s_bridge_turn_filtering_off_again_when_they
     declare(cfg, "")
     engine.apply(host, cfg)
     assert host.links["br8"]["bridge/vlan_filtering"] == "0" and host.masters["eth1"] == "br8" and "br8" in host.links
+
+
+def test_every_vlan_on_an_uplink_is_a_few_processes_not_thousands(cfg: Config) -> None:
+    host = BridgeHost()
+    host.add_link("eth1", kind="veth")
+    host.vlans["eth1"] = {1, 7}  # the kernel's default PVID, and one the operator tagged
+    declare(cfg, "[br7]\ntype = linux-bridge\nuplink = eth1\nvlans = 1-4094\n")
+    engine.apply(host, cfg)
+    assert host.vlans["eth1"] == set(range(1, 4095)) and len(host.commands) < 20, len(host.commands)
+    host.commands.clear()
+    assert engine.apply(host, cfg) == ["nothing to change"] and len(host.commands) < 20
+    assert all(line.startswith(("br7 (", "  ok ")) for line in engine.show(host, cfg))
+    host.commands.clear()
+    declare(cfg, "[br7]\ntype = linux-bridge\nuplink = eth1\nvlans = 1-100\n")
+    engine.apply(host, cfg)
+    assert host.vlans["eth1"] == set(range(1, 101)) and len(host.commands) < 20
+    declare(cfg, "")
+    engine.apply(host, cfg)
+    assert host.vlans["eth1"] == {1, 7} and record(cfg) == []  # the VLANs that were there stay
 
 
 @pytest.mark.parametrize(("step", "message"), [
