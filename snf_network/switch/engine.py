@@ -165,9 +165,10 @@ def apply(host: Host, cfg: Config, names: tuple[str, ...] = (), dry_run: bool = 
                 if before is None:
                     made.append(done)
                 kept[step.ident()] = done
-                if not had:
-                    lines.append(f"{'changed' if before is not None and before.args != step.args else 'made'} "
-                                 f"{step.describe()}")
+                if before is not None and before.args != step.args:
+                    lines.append(f"changed {step.describe()}")  # present or not: its settings were others
+                elif not had:
+                    lines.append(f"made {step.describe()}")
                 if step.kind != "vlan" and (before is None or not had or done.previous != before.previous
                                             or done.args != before.args):
                     save_record(host, cfg, list(kept.values()))  # whatever stops us next, the record covers it

@@ -217,7 +217,7 @@ def test_an_ovs_switch_with_a_trunk_uplink_and_an_lacp_bond(ovs_lab: Lab) -> Non
     assert switch(lab, "apply").stdout.strip() == "nothing to change"
     # A VLAN less in the file: the trunk follows; a switch less: its bridge and bond go.
     path.write_text("[ovs0]\ntype = openvswitch\ndatapath = netdev\nuplink = eth1\nvlans = 100\n")
-    switch(lab, "apply")
+    assert "changed ovs0: ovs port eth1 on ovs0, trunks 100" in switch(lab, "apply").stdout
     assert vsctl("get", "port", "eth1", "trunks") == "[100]" and vsctl("list-br").split() == ["ovs0"]
     path.write_text("")
     switch(lab, "apply")
