@@ -128,6 +128,10 @@ def apply(host: Host, cfg: Config, names: tuple[str, ...] = (), dry_run: bool = 
         retried: list[Step] = []
         vlans: list[Step] = []  # the VLANs of one device, removed in one batch
         for step in reversed(stale):
+            if step.previous == "existed":
+                # Never ours: only the record forgets it (undo leaves it; a bridge or bond is no different).
+                lines.append(f"forgot {step.describe()} (there before: left as it is)")
+                continue
             if step.kind == "vlan":
                 vlans.append(step)
                 lines.append(f"removed {step.describe()}")

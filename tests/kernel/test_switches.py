@@ -123,7 +123,8 @@ def test_an_uplink_already_in_the_operator_s_bridge_is_never_taken_out(lab: Lab)
     path.write_text("[br9]\ntype = linux-bridge\nuplink = eth1\n")
     switch(lab, "apply")
     path.write_text("")
-    switch(lab, "apply")
+    result = switch(lab, "apply").stdout
+    assert "forgot br9: eth1 in bridge br9 (there before: left as it is)" in result and "removed" not in result
     assert master_of(lab, "eth1") == "br9" and "br9" in links(lab)
 
 
