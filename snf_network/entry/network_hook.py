@@ -71,7 +71,9 @@ def _hook(run: Run) -> None:
         return
     for line in engine.apply(host, cfg, (link,)):
         log.info(f"{link}: {line}")
-    missing = [vid for vid in vlan_ids(vlan) if declared.port and vid not in declared.vlans]
+    # An OVS port without trunks (an empty list) carries every VLAN; a Linux uplink only those it lists.
+    trunks_all = declared.type == "openvswitch" and not declared.vlans
+    missing = [vid for vid in vlan_ids(vlan) if declared.port and not trunks_all and vid not in declared.vlans]
     if missing:
         log.warning(f"{link}: VLAN {', '.join(map(str, missing))} of the network is not trunked on its uplink "
                     f"{declared.port} (add it to vlans = in {cfg.SWITCHES_FILE})")

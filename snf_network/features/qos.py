@@ -1,13 +1,14 @@
 """Bandwidth limits: a shaper in each direction, from the qos tags (snf_network/qos.py).
 
-Every mode's NIC is a tap (or a Xen vif) on the node, so the same tc state
-serves routed, bridged and Open vSwitch ports: an HTB shaper as the tap's
-root qdisc for what the VM receives, and for what it sends the tap's ingress
-redirected to the NIC's ifb with the same shaper (host/tc.py).
+A routed or bridged NIC is a tap (or a Xen vif) on the node: an HTB shaper
+as the tap's root qdisc for what the VM receives, and for what it sends the
+tap's ingress redirected to the NIC's ifb with the same shaper (host/tc.py).
 
-With Open vSwitch's userspace datapath (netdev bridges) OVS reads the tap
-with a packet socket before the ingress hook, so what such a VM sends is
-not shaped; the kernel datapath, which production nodes run, is.
+Not Open vSwitch ports: ovs-vswitchd deletes the tc state of a port it
+adds (the ingress qdisc and its filter vanish at add-port, a root HTB too),
+so tc would claim a limit OVS does not keep. An OVS NIC's limit belongs in
+OVSDB (QoS linux-htb, ingress_policing_rate), which this feature does not
+do; a qos tag on such a NIC plans nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from snf_network.features.base import Feature
 from snf_network.nic import Nic
 from snf_network.plan import Facts, IfbLink, IngressRedirect, Plan, Shaper
 
-MODES = ("routed", "bridged", "openvswitch")
+MODES = ("routed", "bridged")
 
 
 def applies(nic: Nic, cfg: Config) -> bool:

@@ -51,7 +51,10 @@ def shaper_lines(item: Shaper) -> list[tuple[str, bool]]:
 def redirect_lines(item: IngressRedirect) -> list[tuple[str, bool]]:
     return [(f"qdisc replace dev {item.dev} ingress", True),
             (f"filter del dev {item.dev} parent ffff: pref {FILTER_PREF}", False),
-            (f"filter add dev {item.dev} parent ffff: pref {FILTER_PREF} protocol all u32 match u32 0 0 "
+            # "u32 0 0" at offset 0 reads 4 bytes past the network header, so a frame with
+            # less after its Ethernet header (a 14-byte RARP frame) would skip the shaper;
+            # at -2 the key is the EtherType itself, which every frame has.
+            (f"filter add dev {item.dev} parent ffff: pref {FILTER_PREF} protocol all u32 match u16 0 0 at -2 "
              f"action mirred egress redirect dev {item.to}", True)]
 
 
@@ -109,11 +112,16 @@ class TcBackend(Backend):
     title = "tc"
 
     def prepare(self, host: Host, items: list[Item], old_items: list[Item]) -> list[Item]:
+        ours = {old.dev for old in old_items if isinstance(old, IfbLink)}
         for item in items:
-            if isinstance(item, IfbLink) and item not in old_items:
+            if isinstance(item, IfbLink) and item.dev not in ours:
+                # Never take over (or later delete) a device that is not ours. The record is
+                # saved before any change, so an ifb a crashed ifup made is in old_items.
                 kind = host.interface_kind(item.dev)
-                if kind not in ("", "ifb"):
-                    # Never take over (or later delete) a device that is not ours.
+                if kind == "ifb":
+                    raise SnfNetworkError(f"{item.dev} exists and no record of ours lists it: not taken as the "
+                                          f"ifb of {item.tap} (delete it by hand if it is a leftover)")
+                if kind:
                     raise SnfNetworkError(f"{item.dev} exists and is a {kind}, not the ifb of {item.tap}")
         return items
 

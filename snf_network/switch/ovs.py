@@ -3,7 +3,10 @@
 Every call names the database (OVS_DB, when set). What we add carries
 ``external_ids:snf-network-switch=<switch>``, so ownership is visible in
 OVSDB; a bridge we did not create is never deleted, nor one that still has
-ports other than ours (instances' NICs).
+ports other than ours (instances' NICs). A port that is on the switch
+already without our external_ids is the operator's: apply refuses it rather
+than rewrite its trunks, bond or LACP settings (and later delete it); take
+it out of SWITCHES_FILE, or remove the port by hand, to let apply make it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ def make(host: Host, cfg: Config, step: Step) -> str:
     if step.kind == "ovs-bridge":
         datapath, mtu = step.args
         existed = bridge_exists(host, cfg, step.dev)
+        if not existed and host.link_exists(step.dev):
+            # vswitchd could not open its internal port; OVSDB would hold a bridge that carries nothing.
+            raise SnfNetworkError(f"{step.switch}: {step.dev} exists on this node and is not an OVS bridge")
         words = ["--may-exist", "add-br", step.dev, "--", "set", "bridge", step.dev, f"datapath_type={datapath}"]
         if not existed:
             words += [f"external_ids:{OWNER}={step.switch}"]
@@ -49,6 +55,9 @@ def make(host: Host, cfg: Config, step: Step) -> str:
         where = vsctl(host, cfg, "port-to-br", step.dev, check=False)
         if where and where != bridge:
             raise SnfNetworkError(f"{step.switch}: port {step.dev} is already on the OVS bridge {where}")
+        if where and not step.previous and owner(host, cfg, step.dev) != step.switch:
+            raise SnfNetworkError(f"{step.switch}: port {step.dev} is already on {bridge}, not added by switch "
+                                  "apply: remove it by hand or from SWITCHES_FILE (its settings are left as they are)")
         interfaces = members.split(",") if members else [step.dev]
         for interface in interfaces:
             if not host.link_exists(interface):
@@ -67,25 +76,40 @@ def make(host: Host, cfg: Config, step: Step) -> str:
             for interface in interfaces:
                 words += ["--", "set", "interface", interface, f"mtu_request={mtu}"]
         vsctl(host, cfg, *words)
-        return ""
+        return step.previous or "made"
     raise SnfNetworkError(f"unknown switch step {step.kind}")  # pragma: no cover - steps.of_switch makes these
 
 
-def undo(host: Host, cfg: Config, step: Step) -> str:
+def owner(host: Host, cfg: Config, port: str) -> str:
+    return vsctl(host, cfg, "--if-exists", "get", "port", port, f"external_ids:{OWNER}", check=False).strip('"')
+
+
+def _opened(host: Host, cfg: Config, interface: str) -> bool:
+    """Whether vswitchd opened ``interface``: OVSDB holds a row for it even when it could not."""
+    return vsctl(host, cfg, "--if-exists", "get", "interface", interface, "error", check=False) in ("", "[]")
+
+
+def undo(host: Host, cfg: Config, step: Step) -> tuple[str, bool]:
+    """As linux.undo: (a warning or '', whether the step stays recorded to be retried)."""
+    if step.previous == "existed":
+        return "", False
     if step.kind == "ovs-bridge":
         if step.previous != "created" or not bridge_exists(host, cfg, step.dev):
-            return ""
+            return "", False
         ports = vsctl(host, cfg, "list-ports", step.dev).split()
         if ports:
-            return f"{step.switch}: kept OVS bridge {step.dev}: it still has ports ({' '.join(ports)})"
+            return f"{step.switch}: kept OVS bridge {step.dev}: it still has ports ({' '.join(ports)})", True
         vsctl(host, cfg, "--if-exists", "del-br", step.dev)
-        return ""
+        return "", False
     if step.kind == "ovs-port":
         vsctl(host, cfg, "--if-exists", "del-port", step.args[0], step.dev)
-    return ""
+    return "", False
 
 
 def present(host: Host, cfg: Config, step: Step) -> bool:
     if step.kind == "ovs-bridge":
-        return bridge_exists(host, cfg, step.dev)
-    return vsctl(host, cfg, "port-to-br", step.dev, check=False) == step.args[0]
+        return bridge_exists(host, cfg, step.dev) and _opened(host, cfg, step.dev)
+    if vsctl(host, cfg, "port-to-br", step.dev, check=False) != step.args[0]:
+        return False
+    return all(_opened(host, cfg, interface) for interface in (step.args[1].split(",") if step.args[1] else
+                                                                [step.dev]))

@@ -2,8 +2,13 @@
 
 A step names its switch, what it makes (``kind``), the device and its
 arguments; ``previous`` says what the node had before the first apply made
-it (``created`` or ``existed`` for devices, the old MTU), so undoing a step
-removes only what we made and puts back what we changed.
+it (``created`` or ``existed`` for devices, ``made`` or ``existed`` for a
+port, member or VLAN, the old MTU), so undoing a step removes only what we
+made and puts back what we changed.
+
+A step's identity is ``ident()`` (switch, kind, device; the VID of a VLAN):
+its arguments are settings, so a changed setting changes the step in place
+and keeps what the record knew before, instead of undoing and remaking it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ class Step(Value):
     def with_previous(self, previous: str) -> Step:
         return Step(self.switch, self.kind, self.dev, self.args, previous)
 
+    def ident(self) -> tuple[str, str, str, str]:
+        """What the step is, without its settings: several VLANs share a device, one step each."""
+        return self.switch, self.kind, self.dev, self.args[0] if self.kind == "vlan" else ""
+
     def describe(self) -> str:
         what = {
             "bridge": lambda: f"linux bridge {self.dev}" + (" with vlan_filtering" if self.args else ""),
@@ -48,11 +57,20 @@ class Step(Value):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Step:
-        return cls(str(data["switch"]), str(data["kind"]), str(data["dev"]), tuple(str(a) for a in data["args"]),
+        """A recorded step; ValueError for one this version cannot have written (the record is damaged)."""
+        kind, args = str(data["kind"]), data["args"]
+        if kind not in ARG_COUNTS:
+            raise ValueError(f"unknown step kind {kind!r}")
+        if not isinstance(args, list) or len(args) not in ARG_COUNTS[kind]:
+            raise ValueError(f"{kind} step with arguments {args!r}")
+        return cls(str(data["switch"]), kind, str(data["dev"]), tuple(str(a) for a in args),
                    str(data.get("previous", "")))
 
 
-KINDS = ("bridge", "bond", "member", "mtu", "port", "vlan", "ovs-bridge", "ovs-port")
+# Each kind and how many arguments of_switch gives it.
+ARG_COUNTS = {"bridge": (0, 1), "bond": (2,), "member": (1,), "mtu": (1,), "port": (1,), "vlan": (1,),
+              "ovs-bridge": (2,), "ovs-port": (6,)}
+KINDS = tuple(ARG_COUNTS)
 
 
 def _ovs_port(step: Step) -> str:

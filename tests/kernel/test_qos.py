@@ -89,6 +89,34 @@ def test_a_tagged_routed_nic_is_shaped_both_ways_and_ifdown_removes_every_part(r
     assert not (lab.workdir / "state" / "tap1.json").exists()
 
 
+def test_the_smallest_frames_a_vm_can_send_go_through_the_shaper_too(routed: tuple[Lab, Vm]) -> None:
+    """A bare Ethernet header (a RARP frame of 14 bytes, which antispoof lets through) is redirected too."""
+    lab, vm = routed
+    env = lab.ganeti_env(vm, ip=IP, TAGS="snf-network:qos:0:20mbit")
+    lab.program("kvm-vif-bridge", env)
+    counter = "/sys/class/net/ifbtap1/statistics/tx_packets"
+    before = int(lab.ns(lab.node, "cat", counter).stdout)
+    mac = bytes.fromhex(vm.mac.replace(":", ""))
+    frames = [b"\xff" * 6 + mac + b"\x80\x35", b"\xff" * 6 + mac + b"\x80\x35\x00\x01"]  # 0 and 2 bytes after it
+    lab.send_frames(vm.name, "eth0", frames * 5)
+    assert int(lab.ns(lab.node, "cat", counter).stdout) - before >= 10
+    lab.program("kvm-ifdown-custom", env, "tap1", "false")
+
+
+def test_an_ifb_of_that_name_no_record_lists_is_refused_and_kept(routed: tuple[Lab, Vm]) -> None:
+    lab, vm = routed
+    lab.ns(lab.node, "ip", "link", "add", "ifbtap1", "type", "ifb")  # someone else's
+    try:
+        env = lab.ganeti_env(vm, ip=IP, TAGS="snf-network:qos:0:20mbit")
+        result = lab.program("kvm-vif-bridge", env, check=False)
+        assert result.returncode != 0 and len(result.stderr.splitlines()) == 1, result
+        assert "ifbtap1 exists and no record of ours lists it" in result.stderr
+        assert "ifbtap1" in lab.ns(lab.node, "ip", "link", "show").stdout
+        assert "htb" not in tc_state(lab, "tap1")
+    finally:
+        lab.ns(lab.node, "ip", "link", "del", "ifbtap1", check=False)
+
+
 def test_without_a_tag_the_same_path_is_unlimited(routed: tuple[Lab, Vm]) -> None:
     lab, vm = routed
     lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip=IP, TAGS="snf-network:qos:0:20mbit"))

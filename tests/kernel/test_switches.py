@@ -97,6 +97,37 @@ def test_a_bridge_that_was_there_or_still_has_ports_is_never_deleted(lab: Lab) -
     assert "br8" in links(lab) and "br9" in links(lab) and master_of(lab, "eth1") == ""
 
 
+def test_a_kept_bridge_stays_recorded_and_goes_once_its_last_port_left(lab: Lab) -> None:
+    path = switch_lab(lab, "[br9]\ntype = linux-bridge\n")
+    switch(lab, "apply")
+    vm = lab.add_vm(1, "aa:00:00:00:00:01")
+    lab.ns(lab.node, "ip", "link", "set", vm.tap, "master", "br9")
+    path.write_text("")
+    first = switch(lab, "apply").stdout
+    assert "kept bridge br9" in first and "removed br9" not in first
+    assert "br9: linux bridge br9" in switch(lab, "show").stdout  # recorded, to be removed
+    assert switch(lab, "apply").stdout.count("kept bridge br9") == 1  # tried again, still in use
+    lab.ns(lab.node, "ip", "link", "set", vm.tap, "nomaster")
+    assert "removed br9: linux bridge br9" in switch(lab, "apply").stdout and "br9" not in links(lab)
+    assert '"steps": []' in (lab.workdir / "state" / "switches.record").read_text()
+
+
+def test_an_uplink_already_in_the_operator_s_bridge_is_never_taken_out(lab: Lab) -> None:
+    # With a second switch that fails at apply time (br2 is a veth): the rollback leaves br9's eth1 alone.
+    path = switch_lab(lab, "[br9]\ntype = linux-bridge\nuplink = eth1\n[br2]\ntype = linux-bridge\n", "eth1", "br2")
+    lab.bridge("br9")
+    lab.ns(lab.node, "ip", "link", "set", "eth1", "master", "br9")
+    failed = switch(lab, "apply", check=False)
+    assert failed.returncode != 0 and "br2 exists and is not a bridge" in failed.stderr
+    assert master_of(lab, "eth1") == "br9"
+    path.write_text("[br9]\ntype = linux-bridge\nuplink = eth1\n")
+    switch(lab, "apply")
+    path.write_text("")
+    result = switch(lab, "apply").stdout
+    assert "forgot br9: eth1 in bridge br9 (there before: left as it is)" in result and "removed" not in result
+    assert master_of(lab, "eth1") == "br9" and "br9" in links(lab)
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("[br0]\nuplink = eth1\n", "type: expected linux-bridge or openvswitch"),
     ("[br0]\ntype = linux-bridge\nuplink = eth1\nbond = bond0\nmembers = eth2\n", "an uplink or a bond, not both"),
@@ -187,7 +218,7 @@ def test_an_ovs_switch_with_a_trunk_uplink_and_an_lacp_bond(ovs_lab: Lab) -> Non
     assert switch(lab, "apply").stdout.strip() == "nothing to change"
     # A VLAN less in the file: the trunk follows; a switch less: its bridge and bond go.
     path.write_text("[ovs0]\ntype = openvswitch\ndatapath = netdev\nuplink = eth1\nvlans = 100\n")
-    switch(lab, "apply")
+    assert "changed ovs0: ovs port eth1 on ovs0, trunks 100" in switch(lab, "apply").stdout
     assert vsctl("get", "port", "eth1", "trunks") == "[100]" and vsctl("list-br").split() == ["ovs0"]
     path.write_text("")
     switch(lab, "apply")
@@ -196,8 +227,11 @@ def test_an_ovs_switch_with_a_trunk_uplink_and_an_lacp_bond(ovs_lab: Lab) -> Non
     path.write_text("[ovs2]\ntype = openvswitch\ndatapath = netdev\nuplink = eth1\n")
     lab.program("snf-network-switch-hook", env_of(lab, **HOOK_ENV, GANETI_OP_CODE="OP_NETWORK_CONNECT",
                                                   GANETI_GROUP_NETWORK_MODE="openvswitch",
-                                                  GANETI_GROUP_NETWORK_LINK="ovs2"))
+                                                  GANETI_GROUP_NETWORK_LINK="ovs2", GANETI_GROUP_NETWORK_VLAN=".100"))
     assert vsctl("port-to-br", "eth1") == "ovs2"
+    # No vlans declared: the port's trunks are [], which OVS takes as every VLAN, 100 included.
+    assert vsctl("get", "port", "eth1", "trunks") == "[]"
+    assert "not trunked" not in (lab.workdir / "snf-network.log").read_text()
 
 
 # -- Under Debian's kernel only (bonding, VLAN filtering) ----------------------------------------------
@@ -264,3 +298,61 @@ def test_bonds_and_vlan_trunks_carry_traffic_and_go_when_no_longer_declared(lab:
     switch(lab, "apply")
     assert not {"bond0", "bond1", "br3", "br4", "br5"} & set(links(lab).replace(":", " ").split())
     assert "mtu 1500" in lab.ns(lab.node, "ip", "link", "show", "eth2").stdout and master_of(lab, "eth4") == ""
+
+
+def test_an_ovs_port_the_operator_added_is_refused_and_left_as_it_was(ovs_lab: Lab) -> None:
+    lab = ovs_lab
+    path = switch_lab(lab, "[ovs0]\ntype = openvswitch\ndatapath = netdev\nuplink = eth1\nvlans = 100\n", "eth1")
+    db = start_ovs(lab)
+
+    def vsctl(*words: str) -> str:
+        return lab.ns(lab.node, "ovs-vsctl", f"--db={db}", *words).stdout.strip()
+
+    vsctl("add-br", "ovs0", "--", "set", "bridge", "ovs0", "datapath_type=netdev")
+    vsctl("add-port", "ovs0", "eth1", "--", "set", "port", "eth1", "trunks=[5]")
+    result = switch(lab, "apply", check=False)
+    assert result.returncode != 0 and len(result.stderr.splitlines()) == 1, result
+    assert "port eth1 is already on ovs0, not added by switch apply" in result.stderr
+    assert vsctl("get", "port", "eth1", "trunks") == "[5]" and vsctl("port-to-br", "eth1") == "ovs0"
+    path.write_text("")
+    switch(lab, "apply")
+    assert vsctl("port-to-br", "eth1") == "ovs0" and vsctl("list-br") == "ovs0"
+
+
+def test_a_changed_ovs_mtu_changes_the_switch_in_place(ovs_lab: Lab) -> None:
+    lab = ovs_lab
+    path = switch_lab(lab, "[ovs0]\ntype = openvswitch\ndatapath = netdev\nuplink = eth1\nmtu = 1400\n", "eth1")
+    db = start_ovs(lab)
+
+    def vsctl(*words: str) -> str:
+        return lab.ns(lab.node, "ovs-vsctl", f"--db={db}", *words).stdout.strip()
+
+    switch(lab, "apply")
+    vsctl("set", "bridge", "ovs0", "other_config:stp-priority=4096")
+    port, bridge = vsctl("get", "port", "eth1", "_uuid"), vsctl("get", "bridge", "ovs0", "_uuid")
+    path.write_text("[ovs0]\ntype = openvswitch\ndatapath = netdev\nuplink = eth1\nmtu = 1450\n")
+    switch(lab, "apply")
+    assert vsctl("get", "port", "eth1", "_uuid") == port and vsctl("get", "bridge", "ovs0", "_uuid") == bridge
+    assert vsctl("get", "interface", "eth1", "mtu_request") == "1450"
+    assert vsctl("get", "bridge", "ovs0", "other_config:stp-priority") == '"4096"'
+    record = (lab.workdir / "state" / "switches.record").read_text()
+    assert '"previous": "created"' in record and "existed" not in record
+    path.write_text("")
+    switch(lab, "apply")
+    assert vsctl("list-br") == ""
+
+
+def test_an_ovs_switch_named_like_a_kernel_device_is_refused_and_shown_missing(ovs_lab: Lab) -> None:
+    lab = ovs_lab
+    path = switch_lab(lab, "[ovs5]\ntype = openvswitch\ndatapath = netdev\n")
+    db = start_ovs(lab)
+    lab.ns(lab.node, "ip", "link", "add", "ovs5", "type", "veth", "peer", "name", "ovs5p")
+    lab.ns(lab.node, "ip", "link", "add", "ovs6", "type", "veth", "peer", "name", "ovs6p")
+    result = switch(lab, "apply", check=False)
+    assert result.returncode != 0 and "ovs5 exists on this node and is not an OVS bridge" in result.stderr
+    assert lab.ns(lab.node, "ovs-vsctl", f"--db={db}", "list-br").stdout.strip() == ""
+    # One OVSDB has although vswitchd could not open it: show says missing, not ok.
+    lab.ns(lab.node, "ovs-vsctl", f"--db={db}", "add-br", "ovs6", "--", "set", "bridge", "ovs6",
+           "datapath_type=netdev")
+    path.write_text("[ovs6]\ntype = openvswitch\ndatapath = netdev\n")
+    assert "missing ovs bridge ovs6" in switch(lab, "show").stdout

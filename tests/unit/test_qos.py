@@ -87,6 +87,14 @@ def test_a_limited_nic_plans_both_directions_in_every_mode() -> None:
             IngressRedirect("tap3", "ifbtap3")]
 
 
+def test_an_open_vswitch_nic_gets_no_tc_limit() -> None:
+    """ovs-vswitchd deletes a port's tc state at add-port: tc would claim a limit it does not keep."""
+    from snf_network.features import qos as qos_feature
+
+    assert not qos_feature.FEATURE.applies(nic(("snf-network:qos:0:20mbit",), mode="openvswitch"), CFG)
+    assert qos_feature.FEATURE.applies(nic(("snf-network:qos:0:20mbit",), mode="bridged"), CFG)
+
+
 def test_ifb_names_are_deterministic_and_fit_ifnamsiz() -> None:
     assert qos.ifb_name("tap3") == "ifbtap3" and qos.ifb_name("vif12.0") == "ifbvif12.0"
     long = qos.ifb_name("tap-long-name15")

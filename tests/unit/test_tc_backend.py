@@ -53,8 +53,11 @@ def test_a_device_of_the_ifb_s_name_that_is_no_ifb_is_never_taken(tmp_path: Path
     host.add_link("ifbtap3", kind="veth")
     with pytest.raises(SnfNetworkError, match="ifbtap3 exists and is a veth, not the ifb of tap3"):
         tc.BACKEND.prepare(host, ITEMS, [])
-    host.links["ifbtap3"]["kind"] = "ifb"  # a crashed run's own: taken over
-    assert tc.BACKEND.prepare(host, ITEMS, []) == ITEMS
+    host.links["ifbtap3"]["kind"] = "ifb"  # an ifb no record of ours lists: someone else's, never taken
+    with pytest.raises(SnfNetworkError, match="ifbtap3 exists and no record of ours lists it"):
+        tc.BACKEND.prepare(host, ITEMS, [])
+    # Our record lists it (a crashed or earlier ifup of this tap, whose record is saved first): taken.
+    assert tc.BACKEND.prepare(host, ITEMS, [IfbLink("ifbtap3", "tap3")]) == ITEMS
 
 
 def test_a_failing_shaper_undoes_the_whole_nic(tmp_path: Path) -> None:
