@@ -399,3 +399,32 @@ def test_several_endpoints_share_the_routes_and_bad_input_changes_nothing(tmp_pa
         assert node.ns(ns, "ip", "rule").stdout.count("lookup 100") == 0
     finally:
         node.close()
+
+
+def test_teardown_never_deletes_a_device_it_did_not_create(tmp_path: Path) -> None:
+    """A careless OVERLAY_INTERFACE naming an existing device: setup refuses it, and teardown must not delete it."""
+    reason = can_run()
+    if reason:
+        pytest.skip(f"kernel tests skipped: {reason}")
+    from tests.lab import Lab
+
+    node = Lab(tmp_path)
+    try:
+        ns = node.netns(f"snfnbt-{node.suffix}")
+        for command in ("ip link add eth0 type veth peer name eth1", "ip addr add 198.51.100.2/24 dev eth0",
+                        "ip link set eth0 up", "ip link add vx42 type bridge"):
+            node.ns(ns, *command.split())
+        (tmp_path / "nbma" / "overlays").mkdir(parents=True)
+        (tmp_path / "nbma" / "nbma.conf").write_text("PEERS=(198.51.100.6)\n")
+        node.write_config(f"NBMA_CONFIG_DIR={tmp_path / 'nbma'}\n")
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SNF_NETWORK_CONFIG": str(node.config_path)}
+        links = node.ns(ns, "ip", "-o", "link").stdout
+        for device in ("eth1", "vx42"):  # the underlay's own veth peer; an operator's bridge of our default name
+            (tmp_path / "nbma" / "overlays" / "public.conf").write_text(
+                f"OVERLAY_BACKEND=vxlan\nOVERLAY_INTERFACE={device}\nINSTANCE_NETWORK=192.0.2.0/24\n")
+            for args in (("setup",), ("teardown",)):
+                sh("ip", "netns", "exec", ns, "env", *(f"{k}={v}" for k, v in env.items()),
+                   str(node.program_path("snf-network")), "overlay", *args, check=False)
+            assert node.ns(ns, "ip", "-o", "link").stdout == links, device
+    finally:
+        node.close()
