@@ -97,9 +97,9 @@ class Nld(Service):
         if not hasattr(self, "peers"):  # later, the reconcile follows changes (the firewall with them)
             self.peers = {p for p in cfg.all_peers() if p != self.self_ip and p not in mine}
         old = getattr(self, "opener", None)
-        self.opener = protocol.Opener(key, cfg.max_clock_skew, self.clock)
-        if old is not None:  # keep the replay cache and the counts across a reload
-            self.opener.seen, self.opener.counters = old.seen, old.counters
+        self.opener = protocol.Opener(key, cfg.max_clock_skew, self.clock, me=self.self_ip)
+        if old is not None:  # keep the replay cache, its horizon and the counts across a reload
+            self.opener.seen, self.opener.counters, self.opener.not_before = old.seen, old.counters, old.not_before
         self.mine = mine
 
     async def reload(self) -> None:
@@ -413,7 +413,7 @@ class Nld(Service):
     def send(self, message: dict[str, object], peer: str) -> None:
         if self.transport is None:
             return
-        self.transport.sendto(protocol.seal(self.opener.key, message, self.self_ip, self.clock),
+        self.transport.sendto(protocol.seal(self.opener.key, message, self.self_ip, self.clock, dst=peer),
                               (peer, self.cfg.port))
         self.counters["sent"] += 1
 

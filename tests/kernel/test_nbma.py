@@ -217,7 +217,8 @@ def test_forged_and_replayed_datagrams_change_nothing(lab: NbmaLab) -> None:
     _send(lab, "b", NODES["a"], protocol.seal(KEY.encode(), claim, NODES["c"]))
     # A real datagram, captured on the wire, sent again: C's answer to a query for the VM it now hosts.
     sniffer = lab.nodes["a"].sniff(lab.router, "r-c", seconds=1.0)
-    _send(lab, "a", NODES["c"], protocol.seal(KEY.encode(), {"type": "query", "ov": 42, "ips": [IP2]}, NODES["a"]))
+    _send(lab, "a", NODES["c"], protocol.seal(KEY.encode(), {"type": "query", "ov": 42, "ips": [IP2]}, NODES["a"],
+                                             dst=NODES["c"]))
     a_ip = socket.inet_aton(NODES["a"])
     sealed = [f[42:] for f in sniffer.frames() if len(f) > 46 and f[23] == 17 and f[30:34] == a_ip
               and f[36:38] == (1816).to_bytes(2, "big") and f[42:46] == protocol.MAGIC]
@@ -225,7 +226,11 @@ def test_forged_and_replayed_datagrams_change_nothing(lab: NbmaLab) -> None:
     garbage = bytes(range(256)) * 5
     _send(lab, "b", NODES["a"], garbage)
     _send(lab, "c", NODES["a"], sealed[0])
+    # The same capture at another peer, whose replay cache never saw it: it was sealed for A.
+    b_before = _status(lab, "b")
+    _send(lab, "c", NODES["b"], sealed[0])
     time.sleep(0.3)
+    assert _status(lab, "b")["not_for_us"] == b_before["not_for_us"] + 1
     after = _status(lab, "a")
     assert after["bad_hmac"] == counts["bad_hmac"] + 1
     assert after["clock_skew"] == counts["clock_skew"] + 1
