@@ -24,6 +24,7 @@ import logging
 import os
 import random
 import socket
+import stat
 import time
 from collections.abc import Callable
 
@@ -82,9 +83,14 @@ class Nld(Service):
             raise ConfigError(f"{self.directory}/overlays: no overlay configured")
         try:
             with open(cfg.hmac_key_file, "rb") as handle:
-                key = handle.read().strip()
+                info = os.fstat(handle.fileno())
+                key = handle.read(65536).strip()
         except OSError as exc:
             raise ConfigError(f"HMAC_KEY_FILE {cfg.hmac_key_file}: {exc.strerror}") from None
+        # Whoever reads the key speaks for this node: a local user can send UDP from its address.
+        if not stat.S_ISREG(info.st_mode) or info.st_mode & 0o077 or info.st_uid != os.geteuid():
+            raise ConfigError(f"HMAC_KEY_FILE {cfg.hmac_key_file}: must be a regular file of this user with "
+                              f"mode 0600 or stricter (it is {stat.filemode(info.st_mode)}, uid {info.st_uid})")
         if len(key) < 16:
             raise ConfigError(f"HMAC_KEY_FILE {cfg.hmac_key_file}: shorter than 16 bytes")
         host = Host()

@@ -212,3 +212,25 @@ def test_the_daemon_refuses_to_start_wrongly_in_one_line(tmp_path, monkeypatch, 
     assert main(["--foreground"]) == 2
     err = capsys.readouterr().err
     assert "HMAC_KEY_FILE" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_key_others_can_read_is_refused(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    # A local user who reads the key can forge this node's datagrams: it may send UDP from the node's address.
+    from snf_network.nld.main import main
+
+    monkeypatch.setenv("SNF_NETWORK_CONFIG", str(tmp_path / "snf-network.conf"))
+    (tmp_path / "snf-network.conf").write_text(f"NBMA_CONFIG_DIR={tmp_path}\n")
+    (tmp_path / "overlays").mkdir()
+    # Should the key be accepted, the BASE_NETDEV that does not exist stops the daemon before it touches anything.
+    (tmp_path / "overlays" / "public.conf").write_text(
+        "INSTANCE_NETWORK=192.0.2.0/24\nLOCAL_IP=198.51.100.2\nBASE_NETDEV=snfnoexist0\n")
+    key = tmp_path / "hmac.key"
+    key.write_text("k" * 32 + "\n")
+    for mode in (0o644, 0o640, 0o604):
+        key.chmod(mode)
+        assert main(["--foreground"]) == 2
+        err = capsys.readouterr().err
+        assert "HMAC_KEY_FILE" in err and "mode 0600" in err and len(err.strip().splitlines()) == 1, err
+    key.chmod(0o600)
+    main(["--foreground"])
+    assert "mode 0600" not in capsys.readouterr().err
