@@ -375,7 +375,12 @@ class Nld(Service):
 
     def _refresh_peers(self) -> None:
         """PEERS_FILE changes when Ganeti adds or removes a node: follow it, firewall included."""
-        peers = {p for p in self.cfg.all_peers() if p != self.self_ip and p not in self.mine}
+        try:
+            listed = self.cfg.all_peers()
+        except ConfigError as exc:  # keep the peers we have: the rest of the reconcile must still run
+            self.log.error(f"peer list not followed: {exc}")
+            return
+        peers = {p for p in listed if p != self.self_ip and p not in self.mine}
         if peers == self.peers:
             return
         added, gone = sorted(peers - self.peers), sorted(self.peers - peers)

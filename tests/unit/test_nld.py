@@ -234,3 +234,15 @@ def test_a_key_others_can_read_is_refused(tmp_path, monkeypatch, capsys) -> None
     key.chmod(0o600)
     main(["--foreground"])
     assert "mode 0600" not in capsys.readouterr().err
+
+
+def test_a_bad_line_in_the_peers_file_does_not_stop_the_reconcile(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Ganeti rewrites ssconf_node_primary_ips; a line that is no IPv4 address (an IPv6 cluster, a typo in a
+    # hand-made PEERS_FILE) must not stop the daemon from repairing the kernel, nor empty its peer list.
+    d, kernel, _ = daemon()
+    peers = tmp_path / "peers"
+    peers.write_text(f"{B}\n2001:db8::1\n{C}\n")
+    d.cfg.peers_file = str(peers)
+    kernel.neigh["192.0.2.44"] = (mac_of(SELF), 0x80)
+    d.reconcile()
+    assert "192.0.2.44" not in kernel.neigh and d.peers == {B, C}
