@@ -183,7 +183,7 @@ class Nld(Service):
         for state in self.states:
             for ip, (lladdr, _) in self.kernel.neighbours(state.ifindex).items():
                 node = backends.node_for(state.ov, lladdr) if lladdr else None
-                if node and ip not in state.statics:
+                if node in self.peers and ip not in state.statics:  # the reconcile removes the others
                     state.remote[ip] = Location(node, (0, node), now)  # version 0: any announce wins
         self.reconcile()
 
@@ -225,7 +225,7 @@ class Nld(Service):
             self.broadcast({"type": "redirect", "ov": state.ov.key, "ip": ip, "node": best.node if best else None})
             state.withdrawn.pop(ip, None)
         location = state.remote.get(ip)
-        if location is not None and location.node != self.self_ip:
+        if location is not None and location.node != self.self_ip and location.node in self.peers:
             self._install(state, {ip: location.node})
         else:
             self._query(state, ip)
@@ -279,8 +279,8 @@ class Nld(Service):
         assert self.kernel is not None
         batch = self.kernel.batch()
         for ip, node in where.items():
-            if node == self.self_ip or node in self.mine:
-                continue  # never an entry pointing at ourselves
+            if node == self.self_ip or node in self.mine or node not in self.peers:
+                continue  # never an entry pointing at ourselves, nor at a node that left the cluster
             if state.ov.backend == "vxlan" and node not in state.fdb:
                 batch.add_fdb(state.ifindex, backends.mac_of(node), node)
                 state.fdb.add(node)

@@ -246,3 +246,15 @@ def test_a_bad_line_in_the_peers_file_does_not_stop_the_reconcile(tmp_path) -> N
     kernel.neigh["192.0.2.44"] = (mac_of(SELF), 0x80)
     d.reconcile()
     assert "192.0.2.44" not in kernel.neigh and d.peers == {B, C}
+
+
+def test_an_entry_adopted_at_start_towards_a_non_peer_is_never_put_back() -> None:
+    # A node that left the cluster (its address possibly someone else's now) must not get the traffic back
+    # on the next miss just because the kernel pointed at it when the daemon started.
+    d, kernel, sent = daemon()
+    kernel.neigh["192.0.2.45"] = (mac_of(STRANGER), 0x80)
+    d._adopt()
+    assert "192.0.2.45" not in kernel.neigh
+    d._miss(d.states[0], nld.Event("miss", ifindex=7, ip="192.0.2.45"))
+    assert "192.0.2.45" not in kernel.neigh and (mac_of(STRANGER), STRANGER) not in kernel.fdb_entries
+    assert [m["type"] for m, _ in sent] == ["query", "query"]  # asked the peers instead
