@@ -570,11 +570,16 @@ def _inside(ip: str, ov: Overlay) -> bool:
 def ask(path: str, request: str, timeout: float = 2.0) -> dict[str, object]:
     """Ask a running snf-nld for ``status`` or ``show`` over its control socket."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    deadline = time.monotonic() + timeout
     try:
         sock.bind(f"\0snf-nld-client-{os.getpid()}-{random.getrandbits(32)}")
-        sock.settimeout(timeout)
         sock.sendto(request.encode(), path)
-        data = sock.recv(65536)
+        while True:
+            # Any local user may send to an abstract address: only the daemon's own socket answers.
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            data, sender = sock.recvfrom(65536)
+            if sender == path:
+                break
     finally:
         sock.close()
     loaded = json.loads(data)

@@ -258,3 +258,30 @@ def test_an_entry_adopted_at_start_towards_a_non_peer_is_never_put_back() -> Non
     d._miss(d.states[0], nld.Event("miss", ifindex=7, ip="192.0.2.45"))
     assert "192.0.2.45" not in kernel.neigh and (mac_of(STRANGER), STRANGER) not in kernel.fdb_entries
     assert [m["type"] for m, _ in sent] == ["query", "query"]  # asked the peers instead
+
+
+def test_only_the_daemon_answers_a_status_request(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The client's address is abstract, so any local user may send to it: a forged "all is well" must be ignored.
+    import socket
+    import threading
+
+    monkeypatch.setattr(nld.random, "getrandbits", lambda bits: 7)
+    client = f"\0snf-nld-client-{nld.os.getpid()}-7"
+    path = str(tmp_path / "nld.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    intruder = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+
+    def serve() -> None:
+        _, address = server.recvfrom(100)
+        intruder.sendto(b'{"forged": true}', client)
+        server.sendto(b'{"node": "198.51.100.2"}', address)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        assert nld.ask(path, "status") == {"node": "198.51.100.2"}
+    finally:
+        thread.join()
+        server.close()
+        intruder.close()
