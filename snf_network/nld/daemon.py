@@ -161,7 +161,14 @@ class Nld(Service):
                 self.log.error(f"{job.__name__} failed: {exc}")
 
     def _open_control(self, loop: asyncio.AbstractEventLoop) -> None:
-        os.makedirs(os.path.dirname(self.control_path) or ".", mode=0o755, exist_ok=True)
+        folder = os.path.dirname(self.control_path) or "."
+        os.makedirs(folder, mode=0o755, exist_ok=True)
+        info = os.stat(folder)
+        # Whoever may write the folder may replace our socket with theirs (and answer `overlay status`, and
+        # read every nudge); a sticky folder (/tmp) only lets them take the name first, which bind reports.
+        if info.st_uid != os.geteuid() or (info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX):
+            raise ConfigError(f"NLD_SOCKET {self.control_path}: its folder may be written by others "
+                              f"({stat.filemode(info.st_mode)}, uid {info.st_uid})")
         try:
             os.unlink(self.control_path)
         except FileNotFoundError:

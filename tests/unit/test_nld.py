@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from snf_network.nld import daemon as nld
 from snf_network.nld import protocol
 from snf_network.overlay import config
@@ -285,3 +287,28 @@ def test_only_the_daemon_answers_a_status_request(tmp_path, monkeypatch) -> None
         thread.join()
         server.close()
         intruder.close()
+
+
+def test_the_control_socket_is_not_made_in_a_folder_others_may_write(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from snf_network.errors import ConfigError
+
+    d, _, _ = daemon()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    d.control_path, d.control = str(shared / "nld.sock"), None
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(ConfigError, match="written by others"):
+            d._open_control(loop)
+        assert not (shared / "nld.sock").exists()
+        shared.chmod(0o755)
+        d._open_control(loop)
+        assert (shared / "nld.sock").stat().st_mode & 0o077 == 0  # only root may nudge or ask
+    finally:
+        if d.control is not None:
+            loop.remove_reader(d.control.fileno())
+            d.control.close()
+        loop.close()
