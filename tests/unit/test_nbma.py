@@ -72,6 +72,8 @@ def test_the_backend_defaults_to_gre_only_where_the_kernel_has_it() -> None:
     ("ENDPOINT_INTERNAL_IP=198.51.100.1\nENDPOINT_EXTERNAL_IP=198.51.100.2", "not in INSTANCE_NETWORK"),
     ("NBMAROUTES=(default)", "needs an endpoint"),
     ("OVERLAY_INTERFACE=all", "interface name"),
+    ("VXLAN_VNI=\u00b2", "from 1 to"),  # a digit to str.isdigit, not to int(): was a traceback
+    ("ROUTING_TABLE=\u0661\u0660\u0660", "table number"),  # Arabic-Indic 100: int() takes it, ip does not
 ])
 def test_bad_values_are_one_line_errors(tmp_path: Path, line: str, message: str) -> None:
     text = "INSTANCE_NETWORK=192.0.2.0/24\n" + line + "\n" if "INSTANCE_NETWORK" not in line.split("=")[0] \
