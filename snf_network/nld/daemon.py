@@ -24,6 +24,7 @@ import logging
 import os
 import random
 import socket
+import stat
 import time
 from collections.abc import Callable
 
@@ -82,9 +83,14 @@ class Nld(Service):
             raise ConfigError(f"{self.directory}/overlays: no overlay configured")
         try:
             with open(cfg.hmac_key_file, "rb") as handle:
-                key = handle.read().strip()
+                info = os.fstat(handle.fileno())
+                key = handle.read(65536).strip()
         except OSError as exc:
             raise ConfigError(f"HMAC_KEY_FILE {cfg.hmac_key_file}: {exc.strerror}") from None
+        # Whoever reads the key speaks for this node: a local user can send UDP from its address.
+        if not stat.S_ISREG(info.st_mode) or info.st_mode & 0o077 or info.st_uid != os.geteuid():
+            raise ConfigError(f"HMAC_KEY_FILE {cfg.hmac_key_file}: must be a regular file of this user with "
+                              f"mode 0600 or stricter (it is {stat.filemode(info.st_mode)}, uid {info.st_uid})")
         if len(key) < 16:
             raise ConfigError(f"HMAC_KEY_FILE {cfg.hmac_key_file}: shorter than 16 bytes")
         host = Host()
@@ -97,9 +103,9 @@ class Nld(Service):
         if not hasattr(self, "peers"):  # later, the reconcile follows changes (the firewall with them)
             self.peers = {p for p in cfg.all_peers() if p != self.self_ip and p not in mine}
         old = getattr(self, "opener", None)
-        self.opener = protocol.Opener(key, cfg.max_clock_skew, self.clock)
-        if old is not None:  # keep the replay cache and the counts across a reload
-            self.opener.seen, self.opener.counters = old.seen, old.counters
+        self.opener = protocol.Opener(key, cfg.max_clock_skew, self.clock, me=self.self_ip)
+        if old is not None:  # keep the replay cache, its horizon and the counts across a reload
+            self.opener.seen, self.opener.counters, self.opener.not_before = old.seen, old.counters, old.not_before
         self.mine = mine
 
     async def reload(self) -> None:
@@ -155,7 +161,14 @@ class Nld(Service):
                 self.log.error(f"{job.__name__} failed: {exc}")
 
     def _open_control(self, loop: asyncio.AbstractEventLoop) -> None:
-        os.makedirs(os.path.dirname(self.control_path) or ".", mode=0o755, exist_ok=True)
+        folder = os.path.dirname(self.control_path) or "."
+        os.makedirs(folder, mode=0o755, exist_ok=True)
+        info = os.stat(folder)
+        # Whoever may write the folder may replace our socket with theirs (and answer `overlay status`, and
+        # read every nudge); a sticky folder (/tmp) only lets them take the name first, which bind reports.
+        if info.st_uid != os.geteuid() or (info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX):
+            raise ConfigError(f"NLD_SOCKET {self.control_path}: its folder may be written by others "
+                              f"({stat.filemode(info.st_mode)}, uid {info.st_uid})")
         try:
             os.unlink(self.control_path)
         except FileNotFoundError:
@@ -177,7 +190,7 @@ class Nld(Service):
         for state in self.states:
             for ip, (lladdr, _) in self.kernel.neighbours(state.ifindex).items():
                 node = backends.node_for(state.ov, lladdr) if lladdr else None
-                if node and ip not in state.statics:
+                if node in self.peers and ip not in state.statics:  # the reconcile removes the others
                     state.remote[ip] = Location(node, (0, node), now)  # version 0: any announce wins
         self.reconcile()
 
@@ -219,7 +232,7 @@ class Nld(Service):
             self.broadcast({"type": "redirect", "ov": state.ov.key, "ip": ip, "node": best.node if best else None})
             state.withdrawn.pop(ip, None)
         location = state.remote.get(ip)
-        if location is not None and location.node != self.self_ip:
+        if location is not None and location.node != self.self_ip and location.node in self.peers:
             self._install(state, {ip: location.node})
         else:
             self._query(state, ip)
@@ -273,8 +286,8 @@ class Nld(Service):
         assert self.kernel is not None
         batch = self.kernel.batch()
         for ip, node in where.items():
-            if node == self.self_ip or node in self.mine:
-                continue  # never an entry pointing at ourselves
+            if node == self.self_ip or node in self.mine or node not in self.peers:
+                continue  # never an entry pointing at ourselves, nor at a node that left the cluster
             if state.ov.backend == "vxlan" and node not in state.fdb:
                 batch.add_fdb(state.ifindex, backends.mac_of(node), node)
                 state.fdb.add(node)
@@ -369,7 +382,12 @@ class Nld(Service):
 
     def _refresh_peers(self) -> None:
         """PEERS_FILE changes when Ganeti adds or removes a node: follow it, firewall included."""
-        peers = {p for p in self.cfg.all_peers() if p != self.self_ip and p not in self.mine}
+        try:
+            listed = self.cfg.all_peers()
+        except ConfigError as exc:  # keep the peers we have: the rest of the reconcile must still run
+            self.log.error(f"peer list not followed: {exc}")
+            return
+        peers = {p for p in listed if p != self.self_ip and p not in self.mine}
         if peers == self.peers:
             return
         added, gone = sorted(peers - self.peers), sorted(self.peers - peers)
@@ -413,7 +431,7 @@ class Nld(Service):
     def send(self, message: dict[str, object], peer: str) -> None:
         if self.transport is None:
             return
-        self.transport.sendto(protocol.seal(self.opener.key, message, self.self_ip, self.clock),
+        self.transport.sendto(protocol.seal(self.opener.key, message, self.self_ip, self.clock, dst=peer),
                               (peer, self.cfg.port))
         self.counters["sent"] += 1
 
@@ -559,11 +577,16 @@ def _inside(ip: str, ov: Overlay) -> bool:
 def ask(path: str, request: str, timeout: float = 2.0) -> dict[str, object]:
     """Ask a running snf-nld for ``status`` or ``show`` over its control socket."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    deadline = time.monotonic() + timeout
     try:
         sock.bind(f"\0snf-nld-client-{os.getpid()}-{random.getrandbits(32)}")
-        sock.settimeout(timeout)
         sock.sendto(request.encode(), path)
-        data = sock.recv(65536)
+        while True:
+            # Any local user may send to an abstract address: only the daemon's own socket answers.
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            data, sender = sock.recvfrom(65536)
+            if sender == path:
+                break
     finally:
         sock.close()
     loaded = json.loads(data)

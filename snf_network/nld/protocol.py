@@ -1,10 +1,13 @@
 """The peer protocol on UDP 1816: HMAC-SHA256 sealed JSON, timestamps, a replay cache.
 
 Datagram: ``b"SNB1" || HMAC-SHA256(key, b"SNB1" || body) || body``, body UTF-8
-JSON with ``v``, ``type``, ``ts`` (ms), ``nonce``, ``src`` and the message's
-fields. ``open`` checks, in order: magic, length, HMAC (constant time, before
-any parsing), clock skew, replay (nonce seen within twice the skew), the UDP
-source is a peer and equals ``src``. A node may only announce or withdraw its
+JSON with ``v``, ``type``, ``ts`` (ms), ``nonce``, ``src``, ``dst`` and the
+message's fields. ``open`` checks, in order: magic, length, HMAC (constant
+time, before any parsing), clock skew, not sealed before this daemon started
+(its replay cache could not have seen it), replay (nonce seen within twice the
+skew), the UDP source is a peer and equals ``src``, ``dst`` is this node (a
+datagram sealed for one peer, captured, is no good at another: each replay
+cache only knows what was sent to it). A node may only announce or withdraw its
 own instances: entries whose node is not ``src`` are dropped by the daemon.
 """
 
@@ -23,9 +26,13 @@ MAX_DATAGRAM = 1472  # one unfragmented UDP payload on a 1500-byte underlay
 TYPES = ("announce", "snapshot", "query", "redirect", "sync")
 
 
-def seal(key: bytes, message: dict[str, object], src: str, clock: Callable[[], float] = time.time) -> bytes:
+STARTUP_GRACE = 1.0  # seconds before the start of the daemon a datagram may have been sealed (clocks differ)
+
+
+def seal(key: bytes, message: dict[str, object], src: str, clock: Callable[[], float] = time.time,
+         dst: str = "") -> bytes:
     body = dict(message)
-    body.update(v=1, ts=int(clock() * 1000), nonce=os.urandom(8).hex(), src=src)
+    body.update(v=1, ts=int(clock() * 1000), nonce=os.urandom(8).hex(), src=src, dst=dst)
     data = json.dumps(body, separators=(",", ":")).encode()
     return MAGIC + hmac.new(key, MAGIC + data, hashlib.sha256).digest() + data
 
@@ -34,11 +41,14 @@ class Opener:
     """Checks received datagrams; ``counters`` says how many were refused, and why."""
 
     def __init__(self, key: bytes, skew: float, clock: Callable[[], float] = time.time,
-                 cache_size: int = 100_000) -> None:
-        self.key, self.skew, self.clock, self.cache_size = key, skew, clock, cache_size
+                 cache_size: int = 100_000, me: str = "") -> None:
+        self.key, self.skew, self.clock, self.cache_size, self.me = key, skew, clock, cache_size, me
         self.seen: OrderedDict[str, float] = OrderedDict()
+        # The replay cache starts empty: what was sealed before we started may be a capture of what a
+        # previous run of this daemon accepted (the skew alone would admit it for MAX_CLOCK_SKEW seconds).
+        self.not_before = clock() - STARTUP_GRACE
         self.counters = {"accepted": 0, "bad_magic": 0, "too_long": 0, "bad_hmac": 0, "malformed": 0,
-                         "clock_skew": 0, "replayed": 0, "not_a_peer": 0}
+                         "clock_skew": 0, "replayed": 0, "not_a_peer": 0, "not_for_us": 0}
 
     def open(self, data: bytes, source: str, peers: set[str]) -> dict[str, object] | None:
         message = self._check(data, source, peers)
@@ -63,13 +73,15 @@ class Opener:
         except (ValueError, KeyError, TypeError):
             return self._refuse("malformed")
         now = self.clock()
-        if abs(now - ts / 1000) > self.skew:
+        if abs(int(now * 1000) - ts) > self.skew * 1000:  # in integers: a huge ts must not overflow a float
             return self._refuse("clock_skew")
         self._expire(now)
-        if nonce in self.seen:
+        if nonce in self.seen or ts < self.not_before * 1000:
             return self._refuse("replayed")
         if source not in peers or src != source:
             return self._refuse("not_a_peer")
+        if message.get("dst") != self.me:
+            return self._refuse("not_for_us")
         self.seen[nonce] = now
         if len(self.seen) > self.cache_size:  # a flood of valid datagrams cannot grow this without end
             self.seen.popitem(last=False)

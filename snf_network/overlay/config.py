@@ -174,7 +174,7 @@ def _ipv4(text: str, what: str) -> str:
 def _int(values: dict[str, object], key: str, low: int, high: int, where: str) -> None:
     if key in values and values[key] != "":
         raw = str(values[key])
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:  # "²".isdigit(), int("²") fails
             raise ConfigError(f"{where}: {key}: expected a number from {low} to {high}, got {raw[:40]!r}")
 
 
@@ -239,7 +239,8 @@ def build_overlay(name: str, raw: dict[str, str | list[str]], where: str,
     except ValueError:
         raise ConfigError(f"{where}: INSTANCE_NETWORK: not an IPv4 network: {network[:60]!r}") from None
     table = str(values.get("ROUTING_TABLE", "") or "100")
-    if table != "main" and not (table.isdigit() and 0 < int(table) < 2**32 and int(table) not in (253, 254, 255)):
+    if table != "main" and not (table.isascii() and table.isdigit() and 0 < int(table) < 2**32
+                                and int(table) not in (253, 254, 255)):
         raise ConfigError(f"{where}: ROUTING_TABLE: expected main or a table number, got {table[:20]!r}")
     values["ROUTING_TABLE"] = table
     endpoints: list[Endpoint] = []

@@ -263,10 +263,23 @@ def teardown_plan(host: Host, cfg: NbmaConfig) -> list[Step]:
             for route in _json(host, ["ip", "-j", "-4", "route", "show", "table", ov.table]):
                 if route.get("type") == "throw" and route.get("dst") in ov.directroutes:
                     steps.append(Step(["ip", "route", "del", "throw", str(route["dst"]), "table", ov.table]))
-        if _json(host, ["ip", "-j", "link", "show", "dev", ov.device]):
+        found = _json(host, ["ip", "-j", "-d", "link", "show", "dev", ov.device])
+        if found and _ours(host, cfg, ov, found[0]):
             # Its routes, neighbour and FDB entries, addresses and sysctls go with it.
             steps.append(Step(["ip", "link", "del", ov.device]))
     return steps
+
+
+def _ours(host: Host, cfg: NbmaConfig, ov: Overlay, link: dict[str, object]) -> bool:
+    """Whether a device of the overlay's name is the one setup would have made: setup refuses any other, so
+    teardown must never delete it (OVERLAY_INTERFACE=eth1 would otherwise take the underlay with it)."""
+    try:
+        local = underlay(host, cfg, ov)[0]
+    except SnfNetworkError:  # the underlay is gone: judge by everything but the local address
+        info = link.get("linkinfo")
+        data = info.get("info_data") if isinstance(info, dict) else None
+        local = str(data.get("local", "")) if isinstance(data, dict) else ""
+    return backends.matches(ov, link, local) == ""
 
 
 def apply(host: Host, steps: list[Step]) -> None:

@@ -217,7 +217,8 @@ def test_forged_and_replayed_datagrams_change_nothing(lab: NbmaLab) -> None:
     _send(lab, "b", NODES["a"], protocol.seal(KEY.encode(), claim, NODES["c"]))
     # A real datagram, captured on the wire, sent again: C's answer to a query for the VM it now hosts.
     sniffer = lab.nodes["a"].sniff(lab.router, "r-c", seconds=1.0)
-    _send(lab, "a", NODES["c"], protocol.seal(KEY.encode(), {"type": "query", "ov": 42, "ips": [IP2]}, NODES["a"]))
+    _send(lab, "a", NODES["c"], protocol.seal(KEY.encode(), {"type": "query", "ov": 42, "ips": [IP2]}, NODES["a"],
+                                             dst=NODES["c"]))
     a_ip = socket.inet_aton(NODES["a"])
     sealed = [f[42:] for f in sniffer.frames() if len(f) > 46 and f[23] == 17 and f[30:34] == a_ip
               and f[36:38] == (1816).to_bytes(2, "big") and f[42:46] == protocol.MAGIC]
@@ -225,7 +226,11 @@ def test_forged_and_replayed_datagrams_change_nothing(lab: NbmaLab) -> None:
     garbage = bytes(range(256)) * 5
     _send(lab, "b", NODES["a"], garbage)
     _send(lab, "c", NODES["a"], sealed[0])
+    # The same capture at another peer, whose replay cache never saw it: it was sealed for A.
+    b_before = _status(lab, "b")
+    _send(lab, "c", NODES["b"], sealed[0])
     time.sleep(0.3)
+    assert _status(lab, "b")["not_for_us"] == b_before["not_for_us"] + 1
     after = _status(lab, "a")
     assert after["bad_hmac"] == counts["bad_hmac"] + 1
     assert after["clock_skew"] == counts["clock_skew"] + 1
@@ -397,5 +402,34 @@ def test_several_endpoints_share_the_routes_and_bad_input_changes_nothing(tmp_pa
         assert node.ns(ns, "ip", "-o", "link").stdout == links
         assert node.ns(ns, "ip", "route", "show", "table", "100").stdout == ""
         assert node.ns(ns, "ip", "rule").stdout.count("lookup 100") == 0
+    finally:
+        node.close()
+
+
+def test_teardown_never_deletes_a_device_it_did_not_create(tmp_path: Path) -> None:
+    """A careless OVERLAY_INTERFACE naming an existing device: setup refuses it, and teardown must not delete it."""
+    reason = can_run()
+    if reason:
+        pytest.skip(f"kernel tests skipped: {reason}")
+    from tests.lab import Lab
+
+    node = Lab(tmp_path)
+    try:
+        ns = node.netns(f"snfnbt-{node.suffix}")
+        for command in ("ip link add eth0 type veth peer name eth1", "ip addr add 198.51.100.2/24 dev eth0",
+                        "ip link set eth0 up", "ip link add vx42 type bridge"):
+            node.ns(ns, *command.split())
+        (tmp_path / "nbma" / "overlays").mkdir(parents=True)
+        (tmp_path / "nbma" / "nbma.conf").write_text("PEERS=(198.51.100.6)\n")
+        node.write_config(f"NBMA_CONFIG_DIR={tmp_path / 'nbma'}\n")
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SNF_NETWORK_CONFIG": str(node.config_path)}
+        links = node.ns(ns, "ip", "-o", "link").stdout
+        for device in ("eth1", "vx42"):  # the underlay's own veth peer; an operator's bridge of our default name
+            (tmp_path / "nbma" / "overlays" / "public.conf").write_text(
+                f"OVERLAY_BACKEND=vxlan\nOVERLAY_INTERFACE={device}\nINSTANCE_NETWORK=192.0.2.0/24\n")
+            for args in (("setup",), ("teardown",)):
+                sh("ip", "netns", "exec", ns, "env", *(f"{k}={v}" for k, v in env.items()),
+                   str(node.program_path("snf-network")), "overlay", *args, check=False)
+            assert node.ns(ns, "ip", "-o", "link").stdout == links, device
     finally:
         node.close()

@@ -72,6 +72,8 @@ def test_the_backend_defaults_to_gre_only_where_the_kernel_has_it() -> None:
     ("ENDPOINT_INTERNAL_IP=198.51.100.1\nENDPOINT_EXTERNAL_IP=198.51.100.2", "not in INSTANCE_NETWORK"),
     ("NBMAROUTES=(default)", "needs an endpoint"),
     ("OVERLAY_INTERFACE=all", "interface name"),
+    ("VXLAN_VNI=\u00b2", "from 1 to"),  # a digit to str.isdigit, not to int(): was a traceback
+    ("ROUTING_TABLE=\u0661\u0660\u0660", "table number"),  # Arabic-Indic 100: int() takes it, ip does not
 ])
 def test_bad_values_are_one_line_errors(tmp_path: Path, line: str, message: str) -> None:
     text = "INSTANCE_NETWORK=192.0.2.0/24\n" + line + "\n" if "INSTANCE_NETWORK" not in line.split("=")[0] \
@@ -164,6 +166,36 @@ def test_the_replay_cache_is_bounded_and_forgets_only_what_the_skew_refuses() ->
     assert len(o.seen) == 10
     now[0] += 121  # the nonce is forgotten, but the timestamp is now refused
     assert o.open(old, "198.51.100.6", PEERS) is None and o.counters["clock_skew"] == 1
+
+
+def test_a_datagram_sealed_for_one_peer_is_refused_by_another() -> None:
+    # A capture of what B sent C, replayed to A from B's address: A's replay cache never saw it.
+    a = protocol.Opener(KEY, 60, clock=lambda: 1_000_000.0, me="198.51.100.2")
+    for_c = protocol.seal(KEY, {"type": "sync"}, "198.51.100.6", lambda: 1_000_000.0, dst="198.51.100.3")
+    assert a.open(for_c, "198.51.100.6", PEERS) is None and a.counters["not_for_us"] == 1
+    for_a = protocol.seal(KEY, {"type": "sync"}, "198.51.100.6", lambda: 1_000_000.0, dst="198.51.100.2")
+    assert a.open(for_a, "198.51.100.6", PEERS) is not None
+
+
+def test_what_was_sealed_before_the_daemon_started_is_refused() -> None:
+    # The replay cache is lost at a restart: a capture from just before it is within the skew, not in the cache.
+    now = [1_000_000.0]
+    captured = sealed(now=now[0] - 10)
+    o = protocol.Opener(KEY, 60, clock=lambda: now[0])
+    assert o.open(captured, "198.51.100.6", PEERS) is None and o.counters["replayed"] == 1
+    assert o.open(sealed(now=now[0] - 0.5), "198.51.100.6", PEERS) is not None  # clocks differ a little
+    now[0] += 5
+    assert o.open(sealed(now=now[0] - 4), "198.51.100.6", PEERS) is not None  # once running, the skew rules
+
+
+def test_an_absurd_timestamp_is_refused_not_raised() -> None:
+    import hashlib
+    import hmac
+
+    body = b'{"type":"sync","ts":1' + b"0" * 400 + b',"nonce":"n","src":"198.51.100.6","dst":""}'
+    data = protocol.MAGIC + hmac.new(KEY, protocol.MAGIC + body, hashlib.sha256).digest() + body
+    o = opener()
+    assert o.open(data, "198.51.100.6", PEERS) is None and o.counters["clock_skew"] == 1
 
 
 def test_batches_fit_one_datagram() -> None:

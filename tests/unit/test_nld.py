@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from snf_network.nld import daemon as nld
 from snf_network.nld import protocol
 from snf_network.overlay import config
@@ -212,3 +214,101 @@ def test_the_daemon_refuses_to_start_wrongly_in_one_line(tmp_path, monkeypatch, 
     assert main(["--foreground"]) == 2
     err = capsys.readouterr().err
     assert "HMAC_KEY_FILE" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_key_others_can_read_is_refused(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    # A local user who reads the key can forge this node's datagrams: it may send UDP from the node's address.
+    from snf_network.nld.main import main
+
+    monkeypatch.setenv("SNF_NETWORK_CONFIG", str(tmp_path / "snf-network.conf"))
+    (tmp_path / "snf-network.conf").write_text(f"NBMA_CONFIG_DIR={tmp_path}\n")
+    (tmp_path / "overlays").mkdir()
+    # Should the key be accepted, the BASE_NETDEV that does not exist stops the daemon before it touches anything.
+    (tmp_path / "overlays" / "public.conf").write_text(
+        "INSTANCE_NETWORK=192.0.2.0/24\nLOCAL_IP=198.51.100.2\nBASE_NETDEV=snfnoexist0\n")
+    key = tmp_path / "hmac.key"
+    key.write_text("k" * 32 + "\n")
+    for mode in (0o644, 0o640, 0o604):
+        key.chmod(mode)
+        assert main(["--foreground"]) == 2
+        err = capsys.readouterr().err
+        assert "HMAC_KEY_FILE" in err and "mode 0600" in err and len(err.strip().splitlines()) == 1, err
+    key.chmod(0o600)
+    main(["--foreground"])
+    assert "mode 0600" not in capsys.readouterr().err
+
+
+def test_a_bad_line_in_the_peers_file_does_not_stop_the_reconcile(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Ganeti rewrites ssconf_node_primary_ips; a line that is no IPv4 address (an IPv6 cluster, a typo in a
+    # hand-made PEERS_FILE) must not stop the daemon from repairing the kernel, nor empty its peer list.
+    d, kernel, _ = daemon()
+    peers = tmp_path / "peers"
+    peers.write_text(f"{B}\n2001:db8::1\n{C}\n")
+    d.cfg.peers_file = str(peers)
+    kernel.neigh["192.0.2.44"] = (mac_of(SELF), 0x80)
+    d.reconcile()
+    assert "192.0.2.44" not in kernel.neigh and d.peers == {B, C}
+
+
+def test_an_entry_adopted_at_start_towards_a_non_peer_is_never_put_back() -> None:
+    # A node that left the cluster (its address possibly someone else's now) must not get the traffic back
+    # on the next miss just because the kernel pointed at it when the daemon started.
+    d, kernel, sent = daemon()
+    kernel.neigh["192.0.2.45"] = (mac_of(STRANGER), 0x80)
+    d._adopt()
+    assert "192.0.2.45" not in kernel.neigh
+    d._miss(d.states[0], nld.Event("miss", ifindex=7, ip="192.0.2.45"))
+    assert "192.0.2.45" not in kernel.neigh and (mac_of(STRANGER), STRANGER) not in kernel.fdb_entries
+    assert [m["type"] for m, _ in sent] == ["query", "query"]  # asked the peers instead
+
+
+def test_only_the_daemon_answers_a_status_request(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The client's address is abstract, so any local user may send to it: a forged "all is well" must be ignored.
+    import socket
+    import threading
+
+    monkeypatch.setattr(nld.random, "getrandbits", lambda bits: 7)
+    client = f"\0snf-nld-client-{nld.os.getpid()}-7"
+    path = str(tmp_path / "nld.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    intruder = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+
+    def serve() -> None:
+        _, address = server.recvfrom(100)
+        intruder.sendto(b'{"forged": true}', client)
+        server.sendto(b'{"node": "198.51.100.2"}', address)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        assert nld.ask(path, "status") == {"node": "198.51.100.2"}
+    finally:
+        thread.join()
+        server.close()
+        intruder.close()
+
+
+def test_the_control_socket_is_not_made_in_a_folder_others_may_write(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from snf_network.errors import ConfigError
+
+    d, _, _ = daemon()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    d.control_path, d.control = str(shared / "nld.sock"), None
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(ConfigError, match="written by others"):
+            d._open_control(loop)
+        assert not (shared / "nld.sock").exists()
+        shared.chmod(0o755)
+        d._open_control(loop)
+        assert (shared / "nld.sock").stat().st_mode & 0o077 == 0  # only root may nudge or ask
+    finally:
+        if d.control is not None:
+            loop.remove_reader(d.control.fileno())
+            d.control.close()
+        loop.close()
