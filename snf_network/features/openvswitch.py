@@ -10,7 +10,7 @@ flows (host/ovs.py says why): the same sources, the same guards.
 
 from __future__ import annotations
 
-from snf_network import vlans
+from snf_network import checks, vlans
 from snf_network.config import Config
 from snf_network.errors import InputError
 from snf_network.features.base import Feature
@@ -46,7 +46,8 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
     if nic.has_tag(cfg.MAC_FILTERED_TAG):
         # Its rules are nft bridge rules, which never see what OVS switches.
         raise InputError(f"NETWORK_TAGS: {cfg.MAC_FILTERED_TAG} is not enforced on Open vSwitch ports; "
-                         "use VLANs to separate networks there")
+                         "use VLANs to separate networks there (see docs/openvswitch.md)")
+    _refuse_profiles(nic, facts)
     address = "fe:" + facts.interface_mac[3:] if nic.hypervisor == "kvm" and facts.interface_mac else ""
     any_ip = cfg.NIC_WITHOUT_IP == "any"
     addresses = [nic.link_local] + ([nic.eui64] if nic.eui64 is not None else [])
@@ -62,6 +63,27 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
         result.notes.append("no IP: only DHCP passes from the VM over IPv4 (NIC_WITHOUT_IP=dhcp-only)")
 
 
+def _refuse_profiles(nic: Nic, facts: Facts) -> None:
+    """A firewall profile tag for this NIC: refused, since its nft rules never see what OVS switches.
+
+    The profiles are the operator's nft rules (features/firewall.py), which
+    OpenFlow cannot express; starting the VM unfiltered would drop the
+    tenant's firewall silently. The same tags as profiles.choose reads: a
+    ``synnefo:network:<nic>:<profile>`` naming this NIC (known profile or
+    not), or a bare ``<profile>`` tag, which covers every NIC.
+    """
+    idents = {ident for ident in (str(nic.index) if nic.index is not None else "", nic.name, nic.uuid) if ident}
+    for tag in nic.tags:
+        if tag.startswith("synnefo:network:"):
+            ident = tag[len("synnefo:network:"):].rpartition(":")[0]
+            if ident not in idents:
+                continue
+        elif tag not in facts.profiles:
+            continue
+        raise InputError(f"TAGS: {checks.shown(tag)}: firewall profiles are not enforced on Open vSwitch ports "
+                         "(see docs/openvswitch.md)")
+
+
 FEATURE = Feature(
     "openvswitch",
     answers=lambda cfg: "`MODE=openvswitch`",
@@ -69,6 +91,6 @@ FEATURE = Feature(
              "trunk or hybrid port and its owner in `external_ids`; the anti-spoofing of bridged ports as "
              "OpenFlow flows under a cookie of the port's own ([docs/openvswitch.md](docs/openvswitch.md))"),
     applies=applies,
-    needs=("interface_mac",),
+    needs=("interface_mac", "profiles"),
     plan=plan,
 )

@@ -280,6 +280,28 @@ def test_a_missing_switch_is_one_line_and_leaves_nothing(ovs: Ovs) -> None:
     ovs.nothing_left(vm.tap)
 
 
+@pytest.mark.parametrize(("extra", "named"), [
+    ({"TAGS": "synnefo:network:0:protected"}, "synnefo:network:0:protected"),
+    ({"TAGS": "synnefo:network:4e3c2a10-0000-4000-8000-000000000001:web"}, "synnefo:network:4e3c2a10"),
+    ({"TAGS": "limited"}, "'limited'"),  # a bare profile tag covers every NIC
+    ({"NETWORK_TAGS": "private-filtered"}, "private-filtered"),
+])
+def test_a_protection_ovs_cannot_enforce_is_refused_before_anything_is_touched(
+        ovs: Ovs, extra: dict[str, str], named: str) -> None:
+    vm = ovs.vm()
+    env = {**ovs.env(vm, ip="203.0.113.75"), **extra}
+    before = ovs.lab.ns(ovs.lab.node, "ip", "-o", "link", "show", vm.tap).stdout
+    result = ovs.lab.program("kvm-vif-bridge", env, check=False)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert named in result.stderr and "Open vSwitch" in result.stderr and "docs/openvswitch.md" in result.stderr
+    assert ovs.lab.ns(ovs.lab.node, "ip", "-o", "link", "show", vm.tap).stdout == before
+    ovs.nothing_left(vm.tap)
+    # The same NIC without the tag comes up, and goes.
+    plain = ovs.env(vm, ip="203.0.113.75")
+    up(ovs, plain)
+    down(ovs, vm, plain)
+
+
 def test_a_xen_vif_becomes_a_port_through_vif_custom(ovs: Ovs) -> None:
     from tests.kernel.test_xen import INSTANCE, NETBACK_MAC, VIF, FakeXen, hotplug
 
