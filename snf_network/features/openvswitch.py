@@ -10,7 +10,7 @@ flows (host/ovs.py says why): the same sources, the same guards.
 
 from __future__ import annotations
 
-from snf_network import checks, vlans
+from snf_network import checks, qos, vlans
 from snf_network.config import Config
 from snf_network.errors import InputError
 from snf_network.features.base import Feature
@@ -22,7 +22,7 @@ def applies(nic: Nic, cfg: Config) -> bool:
     return nic.mode == "openvswitch"
 
 
-def port(nic: Nic) -> OvsPort:
+def port(nic: Nic, limit: qos.Limit | None = None) -> OvsPort:
     tag, trunks, mode = 0, "", ""
     if nic.vlan:
         wanted = vlans.parse(nic.vlan)
@@ -35,7 +35,7 @@ def port(nic: Nic) -> OvsPort:
             tag, mode = wanted.native, "native-untagged"
             trunks = ",".join(map(str, sorted(wanted.all)))
     return OvsPort(nic.link, nic.interface, tag=tag, trunks=trunks, vlan_mode=mode, instance=nic.instance,
-                   nic=nic.uuid, mac=nic.mac)
+                   nic=nic.uuid, mac=nic.mac, rate=limit.rate if limit else 0, burst=limit.burst if limit else 0)
 
 
 def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
@@ -51,9 +51,16 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
     address = "fe:" + facts.interface_mac[3:] if nic.hypervisor == "kvm" and facts.interface_mac else ""
     any_ip = cfg.NIC_WITHOUT_IP == "any"
     addresses = [nic.link_local] + ([nic.eui64] if nic.eui64 is not None else [])
+    # The qos tags (snf_network/qos.py) as OVS's own QoS row and ingress policing on the port:
+    # ovs-vswitchd deletes tc state it did not make on its ports (features/qos.py is for taps).
+    limit = qos.limit_for(nic, cfg)
     result.derived.update(BRIDGE=nic.link, INDEV=nic.link)
+    if limit is not None:
+        result.derived["QOS_RATE"] = qos.show_rate(limit.rate)
+        if limit.burst:
+            result.derived["QOS_BURST"] = str(limit.burst)
     result.add(
-        port(nic),
+        port(nic, limit),
         OvsFlows(nic.link, nic.interface, cookie(nic.interface), nic.mac, ip4=str(nic.ip or ""),
                  ip6=",".join(map(str, addresses)), any4=nic.ip is None and any_ip,
                  any6=nic.eui64 is None and any_ip),

@@ -18,7 +18,7 @@ from snf_network.features.base import Feature
 from snf_network.nic import Nic
 from snf_network.plan import Facts, IfbLink, IngressRedirect, Plan, Shaper
 
-MODES = ("routed", "bridged", "openvswitch")
+MODES = ("routed", "bridged")
 
 
 def applies(nic: Nic, cfg: Config) -> bool:

@@ -302,6 +302,64 @@ def test_a_protection_ovs_cannot_enforce_is_refused_before_anything_is_touched(
     down(ovs, vm, plain)
 
 
+def qos_state(ovs: Ovs, tap: str) -> dict[str, str]:
+    """The port's limit as OVSDB holds it: its QoS row, the row's queue 0, the interface's policing."""
+    state = {"policing": " ".join(ovs.vsctl("get", "Interface", tap, "ingress_policing_rate",
+                                            "ingress_policing_burst").split())}
+    qos = ovs.vsctl("get", "Port", tap, "qos")
+    if qos != "[]":
+        state["qos"] = " ".join(ovs.vsctl("get", "QoS", qos, "type", "other_config", "external_ids").split())
+        queue = ovs.vsctl("get", "QoS", qos, "queues:0")
+        state["queue"] = " ".join(ovs.vsctl("get", "Queue", queue, "other_config", "external_ids").split())
+    return state
+
+
+def owned(ovs: Ovs, table: str, tap: str) -> list[str]:
+    return ovs.vsctl("--bare", "--columns=_uuid", "find", table, f'external_ids:snf-network-port="{tap}"').split()
+
+
+def test_a_qos_tag_is_a_qos_row_and_ingress_policing_changed_at_the_next_ifup_and_removed_with_the_port(
+        ovs: Ovs) -> None:
+    vm = ovs.vm()
+    owner = f'{{snf-network-port={vm.tap}}}'
+    env = {**ovs.env(vm, vlan=".100", ip="203.0.113.77"), "TAGS": "snf-network:qos:0:20mbit:64kb"}
+    up(ovs, env)
+    assert qos_state(ovs, vm.tap) == {
+        "policing": "20000 525",  # kbit/s and kbit: 64 KiB is 524.288 kbit, rounded up
+        "qos": f'linux-htb {{max-rate="20000000"}} {owner}',
+        "queue": f'{{burst="524288", max-rate="20000000"}} {owner}',
+    }
+    assert ovs.vsctl("get", "Port", vm.tap, "tag") == "100"  # the VLAN is still set in the same transaction
+    # A changed tag at the next ifup: the old rows go in the same transaction, none is left behind.
+    env["TAGS"] = "snf-network:qos:0:10mbit"
+    up(ovs, env)
+    assert qos_state(ovs, vm.tap) == {"policing": "10000 1000", "qos": f'linux-htb {{max-rate="10000000"}} {owner}',
+                                      "queue": f'{{max-rate="10000000"}} {owner}'}
+    assert len(owned(ovs, "QoS", vm.tap)) == len(owned(ovs, "Queue", vm.tap)) == 1
+    verify = ovs.lab.program("snf-network", env, "verify", check=False)
+    assert f"{vm.tap}:" not in verify.stdout, verify.stdout
+    # Someone clears the port's QoS: verify says so, reapply puts it back.
+    ovs.vsctl("clear", "Port", vm.tap, "qos", "--", "set", "Interface", vm.tap, "ingress_policing_rate=0")
+    verify = ovs.lab.program("snf-network", env, "verify", check=False)
+    assert verify.returncode == 1
+    assert f"{vm.tap}: port {vm.tap}: max-rate is empty, not 10000000" in verify.stdout, verify.stdout
+    assert f"{vm.tap}: port {vm.tap}: policing is 0/1000, not 10000/1000" in verify.stdout, verify.stdout
+    ovs.lab.program("snf-network", env, "reapply")
+    assert qos_state(ovs, vm.tap)["qos"] == f'linux-htb {{max-rate="10000000"}} {owner}'
+    assert len(owned(ovs, "QoS", vm.tap)) == len(owned(ovs, "Queue", vm.tap)) == 1  # the orphan went too
+    # The tag gone: no QoS, no policing, no row.
+    env["TAGS"] = ""
+    up(ovs, env)
+    assert qos_state(ovs, vm.tap) == {"policing": "0 0"}
+    assert owned(ovs, "QoS", vm.tap) == owned(ovs, "Queue", vm.tap) == []
+    # The network's tag, then ifdown: the port and its rows go together.
+    env["NETWORK_TAGS"] = "qos:5mbit"
+    up(ovs, env)
+    assert qos_state(ovs, vm.tap)["policing"] == "5000 500"
+    down(ovs, vm, env)
+    assert ovs.vsctl("list", "QoS") == ovs.vsctl("list", "Queue") == ""
+
+
 def test_a_xen_vif_becomes_a_port_through_vif_custom(ovs: Ovs) -> None:
     from tests.kernel.test_xen import INSTANCE, NETBACK_MAC, VIF, FakeXen, hotplug
 
