@@ -96,7 +96,8 @@ FEATURE = Feature(
     answers=lambda cfg: "`MODE=openvswitch`",
     summary=("the tap a port of the Open vSwitch `LINK` in one ovs-vsctl transaction, with `VLAN` as access, "
              "trunk or hybrid port and its owner in `external_ids`; the anti-spoofing of bridged ports as "
-             "OpenFlow flows under a cookie of the port's own ([docs/openvswitch.md](docs/openvswitch.md))"),
+             "OpenFlow flows under a cookie of the port's own; the qos tags as its QoS row and ingress policing "
+             "([docs/openvswitch.md](docs/openvswitch.md))"),
     applies=applies,
     needs=("interface_mac", "profiles"),
     plan=plan,

@@ -1,13 +1,10 @@
 """Bandwidth limits: a shaper in each direction, from the qos tags (snf_network/qos.py).
 
-Every mode's NIC is a tap (or a Xen vif) on the node, so the same tc state
-serves routed, bridged and Open vSwitch ports: an HTB shaper as the tap's
-root qdisc for what the VM receives, and for what it sends the tap's ingress
-redirected to the NIC's ifb with the same shaper (host/tc.py).
-
-With Open vSwitch's userspace datapath (netdev bridges) OVS reads the tap
-with a packet socket before the ingress hook, so what such a VM sends is
-not shaped; the kernel datapath, which production nodes run, is.
+A routed or bridged NIC is a tap (or a Xen vif) on the node: an HTB shaper
+as the tap's root qdisc for what the VM receives, and for what it sends the
+tap's ingress redirected to the NIC's ifb with the same shaper (host/tc.py).
+Open vSwitch NICs are not here: ovs-vswitchd deletes tc state on its ports,
+so features/openvswitch.py sets OVS's own QoS and policing (host/ovs.py).
 """
 
 from __future__ import annotations
