@@ -330,6 +330,7 @@ def test_a_qos_tag_is_a_qos_row_and_ingress_policing_changed_at_the_next_ifup_an
         "queue": f'{{burst="524288", max-rate="20000000"}} {owner}',
     }
     assert ovs.vsctl("get", "Port", vm.tap, "tag") == "100"  # the VLAN is still set in the same transaction
+    assert f"ifb{vm.tap}" not in ovs.lab.ns(ovs.lab.node, "ip", "-o", "link", "show").stdout  # no tc path
     # A changed tag at the next ifup: the old rows go in the same transaction, none is left behind.
     env["TAGS"] = "snf-network:qos:0:10mbit"
     up(ovs, env)

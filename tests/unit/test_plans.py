@@ -103,6 +103,14 @@ def test_firewall_profiles_are_refused_on_ovs_ports_not_dropped(tags: str, plans
         features.plan(nic, CONFIG, FACTS)
 
 
+def test_an_ovs_nic_s_limit_is_its_port_s_not_tc_on_the_tap() -> None:
+    nic = nic_module.from_env(load_env(FIXTURES / "ovs_qos.env"))
+    items = features.plan(nic, CONFIG, FACTS).items
+    assert {item.kind for item in items}.isdisjoint({"shaper", "ifb", "ingress_redirect"})
+    [port] = [item for item in items if isinstance(item, OvsPort)]
+    assert (port.rate, port.burst) == (20_000_000, 65536)  # the instance's tag wins over the network's 1gbit
+
+
 def test_a_bridge_without_vlan_filtering_refuses_a_vlan() -> None:
     nic = nic_module.from_env(load_env(FIXTURES / "bridged_vlan_hybrid.env"))
     with pytest.raises(InputError, match=r"bridge br0 does not filter VLANs \(ip link set br0 type bridge "
