@@ -143,18 +143,24 @@ class OvsPort(Item):
     """``port`` in the Open vSwitch ``switch``, with its VLANs and who owns it (external_ids, host/ovs.py)."""
 
     kind = "ovs_port"
-    __slots__ = ("switch", "port", "tag", "trunks", "vlan_mode", "instance", "nic", "mac")
+    __slots__ = ("switch", "port", "tag", "trunks", "vlan_mode", "instance", "nic", "mac", "rate", "burst")
 
     def __init__(self, switch: str, port: str, tag: int = 0, trunks: str = "", vlan_mode: str = "",
-                 instance: str = "", nic: str = "", mac: str = "") -> None:
+                 instance: str = "", nic: str = "", mac: str = "", rate: int = 0, burst: int = 0) -> None:
         self.switch, self.port = switch, port
         # tag 0: none; trunks: "100,200" (a string, so that the record's JSON gives the same value back)
         self.tag, self.trunks, self.vlan_mode = tag, trunks, vlan_mode
         self.instance, self.nic, self.mac = instance, nic, mac
+        # A bandwidth limit (snf_network/qos.py), bits/s and bytes, 0: none: a QoS row and ingress policing.
+        self.rate, self.burst = rate, burst
 
     def describe(self) -> str:
+        from snf_network.qos import show_rate, show_size
+
         extras = [f"tag {self.tag}" if self.tag else "", f"trunks {self.trunks}" if self.trunks else "",
-                  f"vlan_mode {self.vlan_mode}" if self.vlan_mode else ""]
+                  f"vlan_mode {self.vlan_mode}" if self.vlan_mode else "",
+                  f"max-rate {show_rate(self.rate)}" if self.rate else "",
+                  f"burst {show_size(self.burst)}" if self.rate and self.burst else ""]
         return " ".join(["ovs port", self.port, "on", self.switch, *filter(None, extras)])
 
 

@@ -10,7 +10,7 @@ flows (host/ovs.py says why): the same sources, the same guards.
 
 from __future__ import annotations
 
-from snf_network import vlans
+from snf_network import checks, qos, vlans
 from snf_network.config import Config
 from snf_network.errors import InputError
 from snf_network.features.base import Feature
@@ -22,7 +22,7 @@ def applies(nic: Nic, cfg: Config) -> bool:
     return nic.mode == "openvswitch"
 
 
-def port(nic: Nic) -> OvsPort:
+def port(nic: Nic, limit: qos.Limit | None = None) -> OvsPort:
     tag, trunks, mode = 0, "", ""
     if nic.vlan:
         wanted = vlans.parse(nic.vlan)
@@ -35,7 +35,7 @@ def port(nic: Nic) -> OvsPort:
             tag, mode = wanted.native, "native-untagged"
             trunks = ",".join(map(str, sorted(wanted.all)))
     return OvsPort(nic.link, nic.interface, tag=tag, trunks=trunks, vlan_mode=mode, instance=nic.instance,
-                   nic=nic.uuid, mac=nic.mac)
+                   nic=nic.uuid, mac=nic.mac, rate=limit.rate if limit else 0, burst=limit.burst if limit else 0)
 
 
 def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
@@ -46,13 +46,21 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
     if nic.has_tag(cfg.MAC_FILTERED_TAG):
         # Its rules are nft bridge rules, which never see what OVS switches.
         raise InputError(f"NETWORK_TAGS: {cfg.MAC_FILTERED_TAG} is not enforced on Open vSwitch ports; "
-                         "use VLANs to separate networks there")
+                         "use VLANs to separate networks there (see docs/openvswitch.md)")
+    _refuse_profiles(nic, facts)
     address = "fe:" + facts.interface_mac[3:] if nic.hypervisor == "kvm" and facts.interface_mac else ""
     any_ip = cfg.NIC_WITHOUT_IP == "any"
     addresses = [nic.link_local] + ([nic.eui64] if nic.eui64 is not None else [])
+    # The qos tags (snf_network/qos.py) as OVS's own QoS row and ingress policing on the port:
+    # ovs-vswitchd deletes tc state it did not make on its ports (features/qos.py is for taps).
+    limit = qos.limit_for(nic, cfg)
     result.derived.update(BRIDGE=nic.link, INDEV=nic.link)
+    if limit is not None:
+        result.derived["QOS_RATE"] = qos.show_rate(limit.rate)
+        if limit.burst:
+            result.derived["QOS_BURST"] = str(limit.burst)
     result.add(
-        port(nic),
+        port(nic, limit),
         OvsFlows(nic.link, nic.interface, cookie(nic.interface), nic.mac, ip4=str(nic.ip or ""),
                  ip6=",".join(map(str, addresses)), any4=nic.ip is None and any_ip,
                  any6=nic.eui64 is None and any_ip),
@@ -62,13 +70,35 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
         result.notes.append("no IP: only DHCP passes from the VM over IPv4 (NIC_WITHOUT_IP=dhcp-only)")
 
 
+def _refuse_profiles(nic: Nic, facts: Facts) -> None:
+    """A firewall profile tag for this NIC: refused, since its nft rules never see what OVS switches.
+
+    The profiles are the operator's nft rules (features/firewall.py), which
+    OpenFlow cannot express; starting the VM unfiltered would drop the
+    tenant's firewall silently. The same tags as profiles.choose reads: a
+    ``synnefo:network:<nic>:<profile>`` naming this NIC (known profile or
+    not), or a bare ``<profile>`` tag, which covers every NIC.
+    """
+    idents = {ident for ident in (str(nic.index) if nic.index is not None else "", nic.name, nic.uuid) if ident}
+    for tag in nic.tags:
+        if tag.startswith("synnefo:network:"):
+            ident = tag[len("synnefo:network:"):].rpartition(":")[0]
+            if ident not in idents:
+                continue
+        elif tag not in facts.profiles:
+            continue
+        raise InputError(f"TAGS: {checks.shown(tag)}: firewall profiles are not enforced on Open vSwitch ports "
+                         "(see docs/openvswitch.md)")
+
+
 FEATURE = Feature(
     "openvswitch",
     answers=lambda cfg: "`MODE=openvswitch`",
     summary=("the tap a port of the Open vSwitch `LINK` in one ovs-vsctl transaction, with `VLAN` as access, "
              "trunk or hybrid port and its owner in `external_ids`; the anti-spoofing of bridged ports as "
-             "OpenFlow flows under a cookie of the port's own ([docs/openvswitch.md](docs/openvswitch.md))"),
+             "OpenFlow flows under a cookie of the port's own; the qos tags as its QoS row and ingress policing "
+             "([docs/openvswitch.md](docs/openvswitch.md))"),
     applies=applies,
-    needs=("interface_mac",),
+    needs=("interface_mac", "profiles"),
     plan=plan,
 )

@@ -3,12 +3,8 @@
 A routed or bridged NIC is a tap (or a Xen vif) on the node: an HTB shaper
 as the tap's root qdisc for what the VM receives, and for what it sends the
 tap's ingress redirected to the NIC's ifb with the same shaper (host/tc.py).
-
-Not Open vSwitch ports: ovs-vswitchd deletes the tc state of a port it
-adds (the ingress qdisc and its filter vanish at add-port, a root HTB too),
-so tc would claim a limit OVS does not keep. An OVS NIC's limit belongs in
-OVSDB (QoS linux-htb, ingress_policing_rate), which this feature does not
-do; a qos tag on such a NIC plans nothing.
+Open vSwitch NICs are not here: ovs-vswitchd deletes tc state on its ports,
+so features/openvswitch.py sets OVS's own QoS and policing (host/ovs.py).
 """
 
 from __future__ import annotations

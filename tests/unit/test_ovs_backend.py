@@ -102,3 +102,62 @@ def test_bad_ovs_and_vlan_keys_are_one_line(text: str, message: str) -> None:
 
 def test_vlan_uplinks_is_a_list() -> None:
     assert config.from_text("VLAN_UPLINKS='eth1, bond0'").VLAN_UPLINKS == ("eth1", "bond0")
+
+
+LIMITED = OvsPort("br0", "tap3", instance="vm1.example.org", nic="u-1", mac="aa:00:00:12:34:56", rate=20_000_000,
+                  burst=65536)
+# `ovs-vsctl --format=json list QoS -- list Queue`: a row of ours for tap3, one for tap9, one of someone else.
+ROWS = ('{"headings":["_uuid","external_ids"],"data":[[["uuid","q-3"],["map",[["snf-network-port","tap3"]]]],'
+        '[["uuid","q-9"],["map",[["snf-network-port","tap9"]]]],[["uuid","q-x"],["map",[]]]]}\n'
+        '{"headings":["_uuid","external_ids"],"data":[[["uuid","u-3"],["map",[["snf-network-port","tap3"]]]]]}')
+
+
+class Rows(RecordingHost):
+    def run(self, argv: list[str], stdin: str | None = None, check: bool = True) -> Result:
+        super().run(argv, stdin, check)
+        return Result(0, ROWS if "list" in argv else "", "")
+
+
+@pytest.mark.parametrize(("rate", "burst", "policing"), [
+    (20_000_000, 65536, (20000, 525)),  # kbit/s and kbit, the burst rounded up
+    (10_000_000, 0, (10000, 2500)),  # no burst: 250 ms of the rate
+    (8_000, 0, (8, 1000)),  # and never under two 64 KiB frames
+    (0, 0, (0, 0)),
+])
+def test_ingress_policing_is_in_ovs_units(rate: int, burst: int, policing: tuple[int, int]) -> None:
+    from snf_network.host.ovs import policing as columns
+
+    assert columns(OvsPort("br0", "tap3", rate=rate, burst=burst)) == policing
+
+
+def test_a_limited_port_gets_a_qos_row_and_its_old_rows_go_in_the_same_transaction() -> None:
+    host = Rows()
+    BACKEND.apply(host, config.from_text(""), [LIMITED], [])
+    [(read, _), (vsctl, _)] = host.commands
+    assert "QoS" in read and "Queue" in read
+    text = " ".join(vsctl)
+    assert "qos=@qos0" in text and "ingress_policing_rate=20000 ingress_policing_burst=525" in text
+    assert ("--id=@qos0 create QoS type=linux-htb other_config:max-rate=20000000 queues:0=@queue0 "
+            'external_ids:snf-network-port="tap3"') in text
+    assert "--id=@queue0 create Queue other_config:max-rate=20000000 other_config:burst=524288" in text
+    assert text.endswith("-- --if-exists destroy QoS q-3 -- --if-exists destroy Queue u-3")  # not tap9's, not q-x
+
+
+def test_a_port_without_a_limit_reads_nothing_and_clears_the_columns() -> None:
+    host = Rows()
+    BACKEND.apply(host, config.from_text(""), [PORT], [])
+    [(vsctl, _)] = host.commands
+    assert "qos=[]" in vsctl and "ingress_policing_rate=0" in vsctl and "destroy" not in vsctl
+
+
+def test_rows_of_a_deleted_port_go_in_the_next_transaction() -> None:
+    # OVSDB checks references before it collects the deleted port's row.
+    host = Rows()
+    BACKEND.apply(host, config.from_text(""), [], [LIMITED])
+    [(delete, _), (_read, _), (destroy, _)] = host.commands
+    assert "del-port" in delete and "destroy" not in delete
+    assert destroy[2:] == ["--", "--if-exists", "destroy", "QoS", "q-3", "--", "--if-exists", "destroy", "Queue", "u-3"]
+    host = Rows()  # moved to another switch: the port is deleted and added again
+    BACKEND.apply(host, config.from_text(""), [OvsPort("br1", "tap3", rate=10_000_000)], [LIMITED])
+    [(_read, _), (move, _), (destroy, _)] = host.commands
+    assert "del-port" in move and "destroy" not in move and "destroy" in destroy

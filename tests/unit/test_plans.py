@@ -88,6 +88,29 @@ def test_mac_filtering_is_refused_on_ovs_ports_where_nft_cannot_see() -> None:
         features.plan(nic_module.from_env(env), CONFIG, FACTS)
 
 
+@pytest.mark.parametrize(("tags", "plans"), [
+    ("synnefo:network:0:protected", False), ("protected", False), ("synnefo:network:0:nosuch", False),
+    ("synnefo:network:7:protected", True),  # another NIC's profile
+    ("synnefo:network:0", True),  # not a profile tag
+])
+def test_firewall_profiles_are_refused_on_ovs_ports_not_dropped(tags: str, plans: bool) -> None:
+    nic = nic_module.from_env({**load_env(FIXTURES / "ovs_access.env"), "TAGS": tags})
+    if plans:
+        assert features.plan(nic, CONFIG, FACTS).items
+        return
+    with pytest.raises(InputError, match=r"firewall profiles are not enforced on Open vSwitch ports \(see "
+                       r"docs/openvswitch.md\)"):
+        features.plan(nic, CONFIG, FACTS)
+
+
+def test_an_ovs_nic_s_limit_is_its_port_s_not_tc_on_the_tap() -> None:
+    nic = nic_module.from_env(load_env(FIXTURES / "ovs_qos.env"))
+    items = features.plan(nic, CONFIG, FACTS).items
+    assert {item.kind for item in items}.isdisjoint({"shaper", "ifb", "ingress_redirect"})
+    [port] = [item for item in items if isinstance(item, OvsPort)]
+    assert (port.rate, port.burst) == (20_000_000, 65536)  # the instance's tag wins over the network's 1gbit
+
+
 def test_a_bridge_without_vlan_filtering_refuses_a_vlan() -> None:
     nic = nic_module.from_env(load_env(FIXTURES / "bridged_vlan_hybrid.env"))
     with pytest.raises(InputError, match=r"bridge br0 does not filter VLANs \(ip link set br0 type bridge "
