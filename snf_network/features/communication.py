@@ -95,6 +95,12 @@ def nft(cfg: Config, inputs: RulesetInputs) -> dict[str, str]:
     udp dport {{ 68, 546, 547 }} drop
     udp dport 67 @th,64,8 != 1 drop
     udp dport 67 iifname . @th,288,48 != @comm_chaddr drop
+    # And as a client, not a relay agent: from port 68, with giaddr (BOOTP
+    # offset 24, after the 8 of the UDP header) 0. dnsmasq answers a relayed
+    # request at giaddr:67, which would let a guest send another guest's
+    # tap a packet of its choosing (its xid, its option 82).
+    udp dport 67 udp sport != 68 drop
+    udp dport 67 @th,256,32 != 0 drop
     icmpv6 type nd-router-advert drop
     ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept
     meta protocol ip iifname . ip saddr != @comm_ip4 drop
@@ -121,6 +127,13 @@ def nft(cfg: Config, inputs: RulesetInputs) -> dict[str, str]:
     type filter hook forward priority filter - 1; policy accept;
     iifname @comm_ports drop
     oifname @comm_ports drop
+  }}
+
+  # dnsmasq answers a guest at its port 68, never at a relay's 67 (a second
+  # guard against relayed-looking requests).
+  chain communication_output {{
+    type filter hook output priority filter; policy accept;
+    oifname @comm_ports udp dport 67 drop
   }}
 
 """

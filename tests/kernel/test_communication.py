@@ -226,6 +226,35 @@ def test_a_guest_asks_dhcp_only_for_its_own_mac(node: Node) -> None:
     assert not answered(two.mac)
 
 
+def test_a_guest_cannot_have_dnsmasq_relay_to_another(node: Node) -> None:
+    """A request that looks relayed (giaddr set, or from the relay port 67) is dropped at the tap.
+
+    dnsmasq answers a relayed request at giaddr:67: with another guest's
+    address there, it would send that guest a packet whose xid and option
+    82 the first one chose, out of the other tap.
+    """
+    scapy = pytest.importorskip("scapy.all", reason="scapy is not installed (tools/setup.sh installs python3-scapy)")
+    lab, one, two = node.lab, node.guests[1], node.guests[2]
+
+    def delivered(sport: int, giaddr: str) -> tuple[bool, bool]:
+        frame = (scapy.Ether(src=one.mac, dst="ff:ff:ff:ff:ff:ff") / scapy.IP(src=one.ip, dst="255.255.255.255")
+                 / scapy.UDP(sport=sport, dport=67)
+                 / scapy.BOOTP(op=1, xid=0x6e6e, giaddr=giaddr,
+                               chaddr=bytes.fromhex(one.mac.replace(":", "")) + bytes(10))
+                 / scapy.DHCP(options=[("message-type", "discover"), ("relay_agent_information", b"\x01\x03abc"),
+                                       "end"]))
+        # From the node (the request itself leaves the guest from port 67 too).
+        to_two = lab.capture(lab.node, two.tap, f"udp src port 67 and not ether src {one.mac}")
+        to_one = lab.capture(lab.node, one.tap, f"udp src port 67 and not ether src {one.mac}")
+        lab.send_frames(one.name, "eth0", [bytes(frame)])
+        return "BOOTP/DHCP" in to_two.result(), "BOOTP/DHCP" in to_one.result()
+
+    assert delivered(68, "0.0.0.0") == (False, True)  # an ordinary request is answered, to its sender
+    assert delivered(67, two.ip) == (False, False)
+    assert delivered(68, two.ip) == (False, False)
+    assert delivered(67, "0.0.0.0") == (False, False)
+
+
 def test_twenty_nics_come_and_go_without_restarting_dnsmasq(node: Node) -> None:
     lab = node.lab
     pid = node.dnsmasq_pid()
