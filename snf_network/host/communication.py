@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from snf_network.host import Host
     from snf_network.plan import Item
 
+# dnsmasq's lease time for communication NICs: what a reused address may
+# wait when its last lease could not be released (release_lease).
+LEASE_TIME = "2m"
+
 HEADER = "# snf-network: communication NICs (MAC,IP, each after its interface), from the records; do not edit\n"
 
 
@@ -115,6 +119,30 @@ def reload_dnsmasq(host: Host, cfg: Config) -> bool:
     return True
 
 
+def release_lease(host: Host, cfg: Config, entry: HostsEntry) -> None:
+    """Have dnsmasq forget the lease of a NIC going away, with dnsmasq-utils' ``dhcp_release``.
+
+    A SIGHUP makes dnsmasq re-read the hosts file, not drop its leases (kept
+    in memory): the next holder of the address would get no answer ("not
+    using configured address ... because it is leased to") until the lease
+    expires (LEASE_TIME, short for that reason). dhcp_release sends dnsmasq a
+    DHCPRELEASE as from the guest, out of the tap, which must still hold
+    169.254.169.254: called before that address is removed. Best effort: a
+    tap gone already, or no dhcp_release, leaves the lease to expire.
+    """
+    if not running_pid(host, cfg):
+        return
+    try:
+        result = host.run(["dhcp_release", entry.dev, entry.ip, entry.mac], check=False)
+    except CommandError as exc:
+        log.warning(f"{entry.dev}: could not release the DHCP lease of {entry.ip} ({exc}): it expires "
+                    f"within {LEASE_TIME}")
+        return
+    if result.returncode != 0:
+        log.warning(f"{entry.dev}: dhcp_release {entry.ip}: {result.stderr.strip() or result.returncode}: "
+                    f"the lease expires within {LEASE_TIME}")
+
+
 RTM_NEWADDR, RTM_DELADDR, IFA_ADDRESS, IFA_LOCAL = 20, 21, 1, 2
 
 
@@ -201,6 +229,9 @@ class CommunicationBackend(Backend):
         # order, the filters are in place).
         if touched and not entries:
             rebuild(host, cfg, [], touched)
+        for item in remove:
+            if isinstance(item, HostsEntry) and item not in add:
+                release_lease(host, cfg, item)
         for item in remove:
             if isinstance(item, ServiceAddress) and item not in add:
                 try:

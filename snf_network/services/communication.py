@@ -49,7 +49,9 @@ no-ping
 leasefile-ro
 dhcp-authoritative
 # Addresses only from the hosts file: a MAC we hold no record of gets nothing.
-dhcp-range=169.254.0.0,static,255.255.0.0
+# Short leases: dnsmasq keeps them in memory across SIGHUP, and one not
+# released (host/communication.py) keeps its address from its next holder.
+dhcp-range=169.254.0.0,static,255.255.0.0,{node.LEASE_TIME}
 dhcp-hostsfile={node.hosts_path(cfg)}
 # No default route and no DNS server through the communication NIC: it is the
 # guest's last NIC, and its other NICs carry its traffic.

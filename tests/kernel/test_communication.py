@@ -304,6 +304,21 @@ def test_down_removes_the_host_and_dhcp_no_longer_answers(node: Node) -> None:
     assert node.dnsmasq_pid() == pid
 
 
+def test_a_reused_address_is_answered_at_once(node: Node) -> None:
+    """dnsmasq keeps a lease across SIGHUP: the NIC's down releases it, or its next owner waits for it to expire."""
+    lab, two = node.lab, node.guests[2]
+    assert node.dhcp(two).startswith(f"ip={two.ip} ")  # a lease of two's MAC
+    try:
+        for mac in ("52:54:00:00:00:33", two.mac):  # another guest given the address, then two again
+            node.down(two, two.ip)
+            lab.ns(two.name, "ip", "link", "set", "eth0", "address", mac)
+            node.up(Vm(name=two.name, tap=two.tap, mac=mac, ip=two.ip), two.ip)
+            assert node.dhcp(two).startswith(f"ip={two.ip} "), (mac, node.last)
+    finally:
+        lab.ns(two.name, "ip", "link", "set", "eth0", "address", two.mac)
+    assert node.fetch(two, f"http://{SERVICE}/meta_data.json")
+
+
 def _cli(node: Node, *args: str) -> subprocess.CompletedProcess[str]:
     return node.lab.program("snf-network", {"PATH": os.environ["PATH"], "SNF_NETWORK_CONFIG":
                                             str(node.lab.config_path)}, *args, check=False)

@@ -156,7 +156,7 @@ def test_the_ruleset_lists_the_operators_ports() -> None:
 def test_dnsmasq_is_told_to_keep_to_the_communication_taps(cfg) -> None:
     lines = service.dnsmasq_config(cfg).splitlines()
     for line in ("bind-dynamic", "interface=gnt.com.*", "except-interface=eth*", "except-interface=lo", "port=0",
-                 "dhcp-range=169.254.0.0,static,255.255.0.0", f"dhcp-hostsfile={cfg.COMMUNICATION_DIR}/hosts",
+                 "dhcp-range=169.254.0.0,static,255.255.0.0,2m", f"dhcp-hostsfile={cfg.COMMUNICATION_DIR}/hosts",
                  "leasefile-ro", "dhcp-option=option:router"):
         assert line in lines
     assert not [line for line in lines if line.startswith("interface=") and line != "interface=gnt.com.*"]
