@@ -42,6 +42,30 @@ def pid_path(cfg: Config) -> str:
     return f"{cfg.COMMUNICATION_DIR}/dnsmasq.pid"
 
 
+def unreadable_by_nobody(path: str) -> str:
+    """Why dnsmasq, which reads the hosts file as nobody, could not read ``path`` ('' when it could).
+
+    By the permissions for others (nobody owns none of it): every directory
+    on the way searchable, the file readable.
+    """
+    import stat
+
+    parts = os.path.abspath(path).split("/")[1:]
+    directory = "/"
+    for part in parts[:-1]:
+        directory = os.path.join(directory, part)
+        try:
+            if not os.stat(directory).st_mode & stat.S_IXOTH:
+                return f"{directory} is not searchable by others (mode {stat.S_IMODE(os.stat(directory).st_mode):o})"
+        except OSError as exc:
+            return f"{directory}: {exc.strerror}"
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"{path}: {exc.strerror}"
+    return "" if mode & stat.S_IROTH else f"{path} is not readable by others (mode {stat.S_IMODE(mode):o})"
+
+
 def recorded_entries(host: Host, cfg: Config) -> list[HostsEntry]:
     """The hosts entries of every record."""
     from snf_network import record

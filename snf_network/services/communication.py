@@ -21,10 +21,12 @@ import contextlib
 import logging
 import os
 import signal
+import stat
 
 from snf_network import config as config_module
 from snf_network.config import Config
-from snf_network.host import Host
+from snf_network.errors import SnfNetworkError
+from snf_network.host import Host, files
 from snf_network.host import communication as node
 from snf_network.services.daemon import Service
 
@@ -65,6 +67,13 @@ quiet-dhcp
 """
 
 
+def log_level(message: str) -> int:
+    """The level of a dnsmasq log line: an error when it could not read a file it needs (no guest gets DHCP)."""
+    if message.startswith(("cannot read", "failed to", "bad ", "cannot open")):
+        return logging.ERROR
+    return logging.WARNING if message.startswith(("not using configured address", "warning")) else logging.INFO
+
+
 def config_path(cfg: Config) -> str:
     return f"{cfg.COMMUNICATION_DIR}/dnsmasq.conf"
 
@@ -88,14 +97,29 @@ class CommunicationService(Service):
         """The directory, dnsmasq's configuration and the hosts file, before dnsmasq starts."""
         cfg = self.cfg
         # dnsmasq reads the hosts file after dropping root (to nobody): the
-        # directory and the files are world-readable (they hold no secret).
-        os.makedirs(cfg.COMMUNICATION_DIR, mode=0o755, exist_ok=True)
+        # directory and the files are world-readable (they hold no secret),
+        # whoever made them under which umask (Ganeti's noded: 077).
+        files.make_directories(cfg.COMMUNICATION_DIR)
+        info = os.lstat(cfg.COMMUNICATION_DIR)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0:
+            raise SnfNetworkError(f"COMMUNICATION_DIR: {cfg.COMMUNICATION_DIR} is not a directory of root's "
+                                  "(a symlink, or another user's): not using it")
+        os.chmod(cfg.COMMUNICATION_DIR, 0o755)
         self.host.remove(node.pid_path(cfg))  # a dnsmasq of an earlier run is gone (or not ours to signal)
         self.host.write(config_path(cfg), dnsmasq_config(cfg))
         with self.host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
             node.rebuild(self.host, cfg, [], frozenset(), from_records=True)
-            entries = len(node.parse(self.host.read(node.hosts_path(cfg)) or ""))
-        self.logger.info(f"{entries} communication NICs recorded in {node.hosts_path(cfg)}")
+            hosts = node.hosts_path(cfg)
+            fd = os.open(hosts, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                os.fchmod(fd, 0o644)  # a file of an earlier run, kept as it was when unchanged
+            finally:
+                os.close(fd)
+            entries = len(node.parse(self.host.read(hosts) or ""))
+        self.logger.info(f"{entries} communication NICs recorded in {hosts}")
+        problem = node.unreadable_by_nobody(hosts)
+        if problem:
+            self.logger.error(f"dnsmasq (as nobody) cannot read its hosts file, no guest gets an address: {problem}")
 
     async def serve(self) -> None:
         self.prepare()
@@ -120,7 +144,8 @@ class CommunicationService(Service):
                 return
             text = line.decode(errors="replace").rstrip()
             # "dnsmasq[123]: ..." / "dnsmasq-dhcp[123]: ...": the message is what follows.
-            self.logger.info(text.split(": ", 1)[-1][:1000])
+            message = text.split(": ", 1)[-1][:1000]
+            self.logger.log(log_level(message), message)
 
     async def _stop(self, process: asyncio.subprocess.Process) -> None:
         if process.returncode is not None:

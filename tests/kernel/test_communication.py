@@ -98,6 +98,15 @@ def _wait(predicate: Callable[[], bool], what: str, seconds: float = 10.0) -> No
         time.sleep(0.05)
 
 
+def _start_serve(lab: Lab, directory: Path) -> subprocess.Popen[str]:
+    env = {"PATH": os.environ["PATH"], "SNF_NETWORK_CONFIG": str(lab.config_path)}
+    serve = subprocess.Popen(["ip", "netns", "exec", lab.node, str(VENV_BIN / "snf-network"), "communication",
+                              "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait(lambda: (directory / "dnsmasq.pid").exists(), "dnsmasq's pid file")
+    _wait(lambda: Path(f"/proc/{(directory / 'dnsmasq.pid').read_text().strip()}/comm").exists(), "dnsmasq")
+    return serve
+
+
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     reason = can_run()
@@ -117,14 +126,11 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     (workdir / "www" / "meta_data.json").write_text('{"instance": "yes"}\n')
     lab = Lab(workdir)
     serve = web = None
+    state: Node | None = None
     try:
         lab.build(extra_config=f"COMMUNICATION_DIR={directory}\n")
-        env = {"PATH": os.environ["PATH"], "SNF_NETWORK_CONFIG": str(lab.config_path)}
-        serve = subprocess.Popen(["ip", "netns", "exec", lab.node, str(VENV_BIN / "snf-network"), "communication",
-                                  "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        _wait(lambda: (directory / "dnsmasq.pid").exists(), "dnsmasq's pid file")
+        serve = _start_serve(lab, directory)
         state = Node(lab, directory, serve)
-        _wait(lambda: Path(f"/proc/{(directory / 'dnsmasq.pid').read_text().strip()}/comm").exists(), "dnsmasq")
         for index, (mac, ip) in GUESTS.items():
             vm = lab.add_vm(index, mac, tap=f"gnt.com.{index - 1}")
             vm.ip = ip
@@ -140,6 +146,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
             state.configure(vm)
         yield state
     finally:
+        if state is not None:
+            serve = state.serve  # a test may have started it again
         for process in (web, serve):
             if process is not None and process.poll() is None:
                 process.terminate()
@@ -414,6 +422,25 @@ def test_bad_values_are_refused_and_change_nothing(node: Node) -> None:
         assert result.returncode == 2 and message in result.stderr, (change, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1
     assert (sorted(node.hosts), lab.ns(lab.node, "nft", "list", "ruleset").stdout) == before
+
+
+def test_files_made_under_umask_077_are_made_readable_for_dnsmasq(node: Node) -> None:
+    """Ganeti's noded runs NIC programs under umask 077; dnsmasq reads the hosts file as nobody."""
+    hosts = node.directory / "hosts"
+    hosts.chmod(0o600)
+    status = _cli(node, "communication", "status")
+    assert status.returncode == 1 and "dnsmasq (as nobody) cannot read it" in status.stdout, status.stdout
+    # serve started again on a directory a NIC program made under umask 077.
+    node.serve.terminate()
+    assert node.serve.wait(timeout=10) == 0
+    assert node.serve.stderr is not None
+    node.serve.stderr.close()
+    node.directory.chmod(0o700)
+    node.serve = _start_serve(node.lab, node.directory)
+    assert (node.directory.stat().st_mode & 0o777, hosts.stat().st_mode & 0o777) == (0o755, 0o644)
+    one = node.guests[1]
+    assert node.dhcp(one).startswith(f"ip={one.ip} "), node.last
+    assert _cli(node, "communication", "status").returncode == 0
 
 
 def test_serve_stops_promptly_and_takes_dnsmasq_with_it(node: Node) -> None:
