@@ -15,7 +15,7 @@ import _signal  # type: ignore[import-not-found,unused-ignore]  # the signal mod
 import os
 
 from snf_network import log
-from snf_network.errors import CommandError
+from snf_network.errors import CommandError, InputError
 from snf_network.host import Backend, files
 from snf_network.plan import HostsEntry, ServiceAddress, TxChecksum
 
@@ -119,6 +119,19 @@ def rebuild(host: Host, cfg: Config, add: list[HostsEntry], touched: frozenset[s
     host.write(path, content)
     reload_dnsmasq(host, cfg)
     return True
+
+
+def refuse_taken_address(host: Host, entry: HostsEntry) -> None:
+    """Refuse an address another tap's communication NIC holds (InputError: exit 2, nothing changed).
+
+    Its host route would move to the new tap and, at that NIC's down, be
+    gone: the first guest's channel taken, then cut. Called under the host
+    lock (the engine's prepare), when the hosts file is the records' entries.
+    """
+    for held in parse(host.read(entry.file) or ""):
+        if held.ip == entry.ip and held.dev != entry.dev:
+            raise InputError(f"IP: {entry.ip} is the communication address of {held.dev}'s NIC already "
+                             f"(MAC {held.mac}): refusing to take its channel")
 
 
 def running_pid(host: Host, cfg: Config) -> int:
@@ -232,6 +245,8 @@ class CommunicationBackend(Backend):
     def prepare(self, host: Host, items: list[Item], old_items: list[Item]) -> list[Item]:
         prepared: list[Item] = []
         for item in items:
+            if isinstance(item, HostsEntry):
+                refuse_taken_address(host, item)
             if isinstance(item, TxChecksum):
                 # A re-run keeps the value from before our first run, not our own.
                 previous = next((old.previous for old in old_items if old == item and isinstance(old, TxChecksum)),

@@ -443,6 +443,24 @@ def test_files_made_under_umask_077_are_made_readable_for_dnsmasq(node: Node) ->
     assert _cli(node, "communication", "status").returncode == 0
 
 
+def test_an_address_another_tap_holds_is_refused(node: Node) -> None:
+    lab, one = node.lab, node.guests[1]
+    lab.ns(lab.node, "ip", "link", "add", "gnt.com.9", "type", "veth", "peer", "name", "gcpeer9")
+    try:
+        before = (sorted(node.hosts), lab.ns(lab.node, "nft", "list", "ruleset").stdout,
+                  lab.ns(lab.node, "ip", "route", "show").stdout)
+        thief = Vm(name=lab.node, tap="gnt.com.9", mac="52:54:00:00:09:09", ip=one.ip)
+        result = lab.program("kvm-vif-bridge", {**node.env(thief, one.ip), "ACTION": "up"}, check=False)
+        assert result.returncode == 2 and f"IP: {one.ip} is the communication address of gnt.com.0" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert (sorted(node.hosts), lab.ns(lab.node, "nft", "list", "ruleset").stdout,
+                lab.ns(lab.node, "ip", "route", "show").stdout) == before
+        assert not (lab.workdir / "state" / "gnt.com.9.json").exists()
+        assert node.fetch(one, f"http://{SERVICE}/meta_data.json")
+    finally:
+        lab.ns(lab.node, "ip", "link", "del", "gcpeer9", check=False)
+
+
 def test_serve_stops_promptly_and_takes_dnsmasq_with_it(node: Node) -> None:
     pid = node.dnsmasq_pid()
     started = time.monotonic()
