@@ -113,6 +113,9 @@ def nft(cfg: Config, inputs: RulesetInputs) -> dict[str, str]:
   # accept would not stop this one's drop anyway.
   chain communication_node {{
     type filter hook input priority filter - 1; policy accept;
+    # The service address is the node's own: anything routed to it (from an
+    # uplink, a tenant's network) must not reach the metadata daemon.
+    ip daddr {SERVICE_ADDRESS} iifname != @comm_ports iifname != "lo" drop
     iifname != @comm_ports return
     ct state established,related accept
     icmpv6 type {{ nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report,

@@ -84,9 +84,10 @@ class Node:
         self.lab.ns(vm.name, "ip", "addr", "flush", "dev", "eth0", "scope", "global")
         self.lab.ns(vm.name, "ip", "addr", "add", f"{vm.ip}/16", "dev", "eth0")
 
-    def fetch(self, vm: Vm, url: str) -> str:
+    def fetch(self, vm: Vm | str, url: str) -> str:
+        """What a GET of ``url`` from the guest (or namespace) returns ('' when it fails)."""
         code = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=3).read().decode())"
-        result = self.lab.ns(vm.name, "python3", "-c", code, check=False)
+        result = self.lab.ns(vm if isinstance(vm, str) else vm.name, "python3", "-c", code, check=False)
         return result.stdout.strip() if result.returncode == 0 else ""
 
 
@@ -213,6 +214,19 @@ def test_a_guest_reaches_nothing_else(node: Node) -> None:
     finally:
         lab.ns(one.name, "ip", "addr", "del", "169.254.0.9/16", "dev", "eth0")
     assert lab.ping(one.name, SERVICE, count=1)
+
+
+def test_the_service_address_is_reached_only_from_the_taps(node: Node) -> None:
+    """169.254.169.254 is on the node: whatever is routed to it must not reach the metadata daemon."""
+    lab, one = node.lab, node.guests[1]
+    lab.ns(lab.upstream, "ip", "route", "replace", f"{SERVICE}/32", "via", "198.51.100.2")
+    try:
+        assert node.fetch(lab.upstream, f"http://{SERVICE}/meta_data.json") == ""
+        assert not lab.ping(lab.upstream, SERVICE, count=1)
+    finally:
+        lab.ns(lab.upstream, "ip", "route", "del", f"{SERVICE}/32", check=False)
+    assert node.fetch(lab.node, f"http://{SERVICE}/meta_data.json")  # the node's own (lo)
+    assert node.fetch(one, f"http://{SERVICE}/meta_data.json")
 
 
 def test_a_guest_asks_dhcp_only_for_its_own_mac(node: Node) -> None:
