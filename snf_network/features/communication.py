@@ -29,6 +29,7 @@ from snf_network.nic import Nic
 from snf_network.plan import Facts, HostsEntry, Link, NftElement, Plan, Route, ServiceAddress, Sysctl, TxChecksum
 
 SERVICE_ADDRESS = IPv4Address("169.254.169.254")
+RESERVED = (SERVICE_ADDRESS, IPv4Address("169.254.0.0"), IPv4Address("169.254.255.255"))
 
 
 def applies(nic: Nic, cfg: Config) -> bool:
@@ -39,9 +40,11 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
     tap = nic.interface
     if nic.ip is None:
         raise InputError("IP: not set (a communication NIC is told its address by DHCP, which needs one)")
-    if not nic.ip.is_link_local or nic.ip == SERVICE_ADDRESS:
-        raise InputError(f"IP: a communication NIC's address is link-local and not {SERVICE_ADDRESS}: "
-                         f"{str(nic.ip)!r}")
+    # Nor 169.254.0.0 or 169.254.255.255, the /16's network and broadcast
+    # addresses (the guest's DHCP lease is a /16).
+    if not nic.ip.is_link_local or nic.ip in RESERVED:
+        raise InputError(f"IP: a communication NIC's address is link-local and not {SERVICE_ADDRESS}, "
+                         f"169.254.0.0 or 169.254.255.255: {str(nic.ip)!r}")
     port = f'"{tap}"'
     # LINK (communication_rt) is not used, as by Ganeti's own script: the
     # host route goes to main, and the forward filter keeps it from carrying

@@ -431,7 +431,8 @@ def test_bad_values_are_refused_and_change_nothing(node: Node) -> None:
     lab, one = node.lab, node.guests[1]
     before = (sorted(node.hosts), lab.ns(lab.node, "nft", "list", "ruleset").stdout)
     for change, message in ((dict(IP=""), "IP: not set"), (dict(IP="192.0.2.9", NETWORK_SUBNET=""), "link-local"),
-                            (dict(IP=SERVICE), "link-local and not"), (dict(MAC="52:54:00:00"), "MAC")):
+                            (dict(IP=SERVICE), "link-local and not"), (dict(IP="169.254.0.0"), "link-local and not"),
+                            (dict(IP="169.254.255.255"), "link-local and not"), (dict(MAC="52:54:00:00"), "MAC")):
         result = lab.program("kvm-vif-bridge", {**node.env(one, one.ip), **change, "ACTION": "up"}, check=False)
         assert result.returncode == 2 and message in result.stderr, (change, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1

@@ -68,7 +68,8 @@ def test_by_name_alone_too(cfg) -> None:
 
 
 @pytest.mark.parametrize(("ip", "message"), [("", "IP: not set"), ("169.254.169.254", "link-local and not"),
-                                              ("198.51.100.7", "link-local")])
+                                              ("198.51.100.7", "link-local"), ("169.254.0.0", "link-local and not"),
+                                              ("169.254.255.255", "link-local and not")])
 def test_addresses_it_cannot_have(cfg, ip: str, message: str) -> None:
     subnet = "" if ip.startswith("198.") else "169.254.0.0/16"
     with pytest.raises(InputError, match=message):
