@@ -107,9 +107,15 @@ def nft(cfg: Config, inputs: RulesetInputs) -> dict[str, str]:
     icmpv6 type nd-router-advert drop
     ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept
     meta protocol ip iifname . ip saddr != @comm_ip4 drop
+    # Only to the node (its service address, or broadcast), before routing:
+    # what would go beyond it, dropped later, would first get ICMP errors
+    # (time exceeded for a TTL of 1, unreachable) telling the guest how the
+    # node routes.
+    ip daddr != {{ {SERVICE_ADDRESS}, 255.255.255.255 }} drop
     # Link-local IPv6 only (ND with the tap), whatever way the guest makes it.
     ip6 saddr :: icmpv6 type {{ nd-neighbor-solicit, mld2-listener-report }} accept
     meta protocol ip6 ip6 saddr != fe80::/64 drop
+    ip6 daddr != {{ fe80::/64, ff02::/16 }} drop
   }}
 
   # What the node answers on them; before the other input chains, whose

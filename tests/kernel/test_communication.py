@@ -229,6 +229,25 @@ def test_the_service_address_is_reached_only_from_the_taps(node: Node) -> None:
     assert node.fetch(one, f"http://{SERVICE}/meta_data.json")
 
 
+def test_the_node_tells_a_guest_nothing_of_its_routing(node: Node) -> None:
+    """No ICMP error (time exceeded, unreachable) for what a guest sends beyond the node: it would map the node."""
+    lab, one = node.lab, node.guests[1]
+    node_ll = lab.ns(lab.node, "ip", "-6", "-o", "addr", "show", "dev", one.tap, "scope", "link").stdout.split()[3]
+    lab.ns(one.name, "ip", "route", "replace", "198.51.100.0/24", "via", SERVICE)
+    lab.ns(one.name, "ip", "-6", "route", "replace", "2001:db8::/32", "via", node_ll.split("/")[0], "dev", "eth0")
+    try:
+        capture = lab.capture(one.name, "eth0", "(icmp and (icmp[0] == 11 or icmp[0] == 3)) or "
+                                                "(icmp6 and (ip6[40] == 3 or ip6[40] == 1))")
+        for address in ("198.51.100.1", "2001:db8:ff::1"):
+            for ttl in ("1", "64"):  # time exceeded; unreachable (a hop further: no route, or filtered)
+                lab.ns(one.name, "ping", "-c", "1", "-W", "0.3", "-t", ttl, address, check=False)
+        assert capture.result().strip() == ""
+    finally:
+        lab.ns(one.name, "ip", "route", "del", "198.51.100.0/24", check=False)
+        lab.ns(one.name, "ip", "-6", "route", "del", "2001:db8::/32", check=False)
+    assert node.fetch(one, f"http://{SERVICE}/meta_data.json")
+
+
 def test_a_guest_asks_dhcp_only_for_its_own_mac(node: Node) -> None:
     scapy = pytest.importorskip("scapy.all", reason="scapy is not installed (tools/setup.sh installs python3-scapy)")
     lab, one, two = node.lab, node.guests[1], node.guests[2]
@@ -258,23 +277,24 @@ def test_a_guest_cannot_have_dnsmasq_relay_to_another(node: Node) -> None:
     scapy = pytest.importorskip("scapy.all", reason="scapy is not installed (tools/setup.sh installs python3-scapy)")
     lab, one, two = node.lab, node.guests[1], node.guests[2]
 
-    def delivered(sport: int, giaddr: str) -> tuple[bool, bool]:
-        frame = (scapy.Ether(src=one.mac, dst="ff:ff:ff:ff:ff:ff") / scapy.IP(src=one.ip, dst="255.255.255.255")
-                 / scapy.UDP(sport=sport, dport=67)
-                 / scapy.BOOTP(op=1, xid=0x6e6e, giaddr=giaddr,
-                               chaddr=bytes.fromhex(one.mac.replace(":", "")) + bytes(10))
-                 / scapy.DHCP(options=[("message-type", "discover"), ("relay_agent_information", b"\x01\x03abc"),
-                                       "end"]))
-        # From the node (the request itself leaves the guest from port 67 too).
-        to_two = lab.capture(lab.node, two.tap, f"udp src port 67 and not ether src {one.mac}")
-        to_one = lab.capture(lab.node, one.tap, f"udp src port 67 and not ether src {one.mac}")
-        lab.send_frames(one.name, "eth0", [bytes(frame)])
-        return "BOOTP/DHCP" in to_two.result(), "BOOTP/DHCP" in to_one.result()
+    cases = {0x6e01: (68, "0.0.0.0"), 0x6e02: (67, two.ip), 0x6e03: (68, two.ip), 0x6e04: (67, "0.0.0.0")}
+    frames = [bytes(scapy.Ether(src=one.mac, dst="ff:ff:ff:ff:ff:ff") / scapy.IP(src=one.ip, dst="255.255.255.255")
+                    / scapy.UDP(sport=sport, dport=67)
+                    / scapy.BOOTP(op=1, xid=xid, giaddr=giaddr,
+                                  chaddr=bytes.fromhex(one.mac.replace(":", "")) + bytes(10))
+                    / scapy.DHCP(options=[("message-type", "discover"), ("relay_agent_information", b"\x01\x03abc"),
+                                          "end"]))
+              for xid, (sport, giaddr) in cases.items()]
+    at_two, at_one = lab.sniff(lab.node, two.tap, seconds=2), lab.sniff(lab.node, one.tap, seconds=2)
+    lab.send_frames(one.name, "eth0", frames)
 
-    assert delivered(68, "0.0.0.0") == (False, True)  # an ordinary request is answered, to its sender
-    assert delivered(67, two.ip) == (False, False)
-    assert delivered(68, two.ip) == (False, False)
-    assert delivered(67, "0.0.0.0") == (False, False)
+    def replies(frames: list[bytes]) -> list[int]:
+        """The xids of the BOOTREPLYs the node sent out of a tap."""
+        packets = [scapy.Ether(frame) for frame in frames]
+        return [packet[scapy.BOOTP].xid for packet in packets if scapy.BOOTP in packet and packet[scapy.BOOTP].op == 2]
+
+    # An ordinary request is answered, to its sender; none that looks relayed, anywhere.
+    assert (replies(at_one.frames()), replies(at_two.frames())) == ([0x6e01], [])
 
 
 def test_twenty_nics_come_and_go_without_restarting_dnsmasq(node: Node) -> None:
