@@ -38,6 +38,11 @@ def hosts_path(cfg: Config) -> str:
     return f"{cfg.COMMUNICATION_DIR}/hosts"
 
 
+def config_path(cfg: Config) -> str:
+    """dnsmasq's configuration, which ``serve`` writes and starts it with."""
+    return f"{cfg.COMMUNICATION_DIR}/dnsmasq.conf"
+
+
 def pid_path(cfg: Config) -> str:
     return f"{cfg.COMMUNICATION_DIR}/dnsmasq.pid"
 
@@ -140,9 +145,14 @@ def running_pid(host: Host, cfg: Config) -> int:
     if not text.isdecimal() or not text.isascii():
         return 0
     pid = int(text)
-    # A stale pid file must not send a signal to whatever reused the number.
+    # A stale pid file must not send a signal to whatever reused the number,
+    # not even another dnsmasq (Ganeti's, libvirt's): ours runs with our
+    # configuration file.
     comm = files.read(f"{host.root}/proc/{pid}/comm")
-    return pid if comm is not None and comm.strip() == "dnsmasq" else 0
+    if comm is None or comm.strip() != "dnsmasq":
+        return 0
+    arguments = (files.read(f"{host.root}/proc/{pid}/cmdline") or "").split("\0")
+    return pid if f"--conf-file={config_path(cfg)}" in arguments else 0
 
 
 def reload_dnsmasq(host: Host, cfg: Config) -> bool:

@@ -74,8 +74,7 @@ def log_level(message: str) -> int:
     return logging.WARNING if message.startswith(("not using configured address", "warning")) else logging.INFO
 
 
-def config_path(cfg: Config) -> str:
-    return f"{cfg.COMMUNICATION_DIR}/dnsmasq.conf"
+config_path = node.config_path
 
 
 def rebuild_hosts(host: Host, cfg: Config) -> bool:

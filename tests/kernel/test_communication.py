@@ -459,6 +459,26 @@ def test_bad_values_are_refused_and_change_nothing(node: Node) -> None:
     assert (sorted(node.hosts), lab.ns(lab.node, "nft", "list", "ruleset").stdout) == before
 
 
+def test_another_dnsmasq_in_the_pid_file_is_not_ours(node: Node) -> None:
+    """A stale pid file naming another dnsmasq (Ganeti's, libvirt's): not ours (not signalled, not reported)."""
+    lab, pid_file = node.lab, node.directory / "dnsmasq.pid"
+    ours = pid_file.read_text()
+    other = subprocess.Popen(["ip", "netns", "exec", lab.node, "dnsmasq", "--keep-in-foreground", "--port=0",
+                              "--conf-file=/dev/null", "--log-facility=-"], stderr=subprocess.PIPE, text=True)
+    try:
+        assert other.stderr is not None and "started" in other.stderr.readline()
+        pid_file.write_text(f"{other.pid}\n")
+        status = _cli(node, "communication", "status")
+        assert status.returncode == 1 and "not running" in status.stdout, status.stdout
+    finally:
+        pid_file.write_text(ours)
+        other.terminate()
+        other.wait(timeout=10)
+        if other.stderr is not None:
+            other.stderr.close()
+    assert _cli(node, "communication", "status").returncode == 0
+
+
 def test_files_made_under_umask_077_are_made_readable_for_dnsmasq(node: Node) -> None:
     """Ganeti's noded runs NIC programs under umask 077; dnsmasq reads the hosts file as nobody."""
     hosts = node.directory / "hosts"
