@@ -32,6 +32,7 @@ from snf_network.services.daemon import Service
 
 NAME = "snf-network-communication"
 STOP_TIMEOUT = 5.0
+STARTUP_TIMEOUT = 5.0
 
 
 def dnsmasq_config(cfg: Config) -> str:
@@ -93,7 +94,7 @@ class CommunicationService(Service):
         self.process: asyncio.subprocess.Process | None = None
 
     def prepare(self) -> None:
-        """The directory, dnsmasq's configuration and the hosts file, before dnsmasq starts."""
+        """The directory and dnsmasq's configuration, before dnsmasq starts."""
         cfg = self.cfg
         # dnsmasq reads the hosts file after dropping root (to nobody): the
         # directory and the files are world-readable (they hold no secret),
@@ -106,15 +107,18 @@ class CommunicationService(Service):
         os.chmod(cfg.COMMUNICATION_DIR, 0o755)
         self.host.remove(node.pid_path(cfg))  # a dnsmasq of an earlier run is gone (or not ours to signal)
         self.host.write(config_path(cfg), dnsmasq_config(cfg))
-        with self.host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
-            node.rebuild(self.host, cfg, [], frozenset(), from_records=True)
-            hosts = node.hosts_path(cfg)
-            fd = os.open(hosts, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            try:
-                os.fchmod(fd, 0o644)  # a file of an earlier run, kept as it was when unchanged
-            finally:
-                os.close(fd)
-            entries = len(node.parse(self.host.read(hosts) or ""))
+
+    def rebuild_under_lock(self) -> None:
+        """The hosts file from the records (the caller holds the host lock)."""
+        cfg = self.cfg
+        node.rebuild(self.host, cfg, [], frozenset(), from_records=True)
+        hosts = node.hosts_path(cfg)
+        fd = os.open(hosts, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.fchmod(fd, 0o644)  # a file of an earlier run, kept as it was when unchanged
+        finally:
+            os.close(fd)
+        entries = len(node.parse(self.host.read(hosts) or ""))
         self.logger.info(f"{entries} communication NICs recorded in {hosts}")
         problem = node.unreadable_by_nobody(hosts)
         if problem:
@@ -122,29 +126,65 @@ class CommunicationService(Service):
 
     async def serve(self) -> None:
         self.prepare()
-        process = await asyncio.create_subprocess_exec(
-            self.dnsmasq, "--keep-in-foreground", f"--conf-file={config_path(self.cfg)}",
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        self.process = process
-        self.host.write(node.pid_path(self.cfg), f"{process.pid}\n")
+        cfg = self.cfg
+        process = None
         try:
+            # The lock from the hosts file's rebuild until the pid file is
+            # written: a NIC program changing the file meanwhile would find no
+            # pid to signal, and dnsmasq might have read the file before the
+            # change. The pid is written once dnsmasq says it started, so no
+            # SIGHUP reaches it before its handlers are set (it would kill it).
+            with self.host.lock(cfg.LOCK_FILE, cfg.LOCK_TIMEOUT):
+                self.rebuild_under_lock()
+                process = await asyncio.create_subprocess_exec(
+                    self.dnsmasq, "--keep-in-foreground", f"--conf-file={config_path(cfg)}",
+                    stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.PIPE)
+                self.process = process
+                await self._until_started(process)
+                self.host.write(node.pid_path(cfg), f"{process.pid}\n")
+            problem = node.unreadable_by_nobody(node.hosts_path(cfg))
+            if problem:
+                self.logger.error(f"dnsmasq (as nobody) cannot read its hosts file, no guest gets an address: "
+                                  f"{problem}")
             await self._pass_log(process)
             status = await process.wait()
             raise RuntimeError(f"dnsmasq exited with status {status}")
         finally:
-            self.host.remove(node.pid_path(self.cfg))
-            await self._stop(process)
+            self.host.remove(node.pid_path(cfg))
+            if process is not None:
+                await self._stop(process)
+
+    async def _until_started(self, process: asyncio.subprocess.Process) -> None:
+        """Pass dnsmasq's log on until it says it started (or exits, or STARTUP_TIMEOUT passes)."""
+        deadline = asyncio.get_running_loop().time() + STARTUP_TIMEOUT
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                self.logger.warning(f"dnsmasq has not said it started after {STARTUP_TIMEOUT:g} s")
+                return
+            try:
+                message = await asyncio.wait_for(self._log_line(process), remaining)
+            except TimeoutError:
+                continue
+            if message is None or message.startswith("started"):
+                return
+
+    async def _log_line(self, process: asyncio.subprocess.Process) -> str | None:
+        """One line of dnsmasq's log, passed on; None at its end."""
+        assert process.stderr is not None
+        line = await process.stderr.readline()
+        if not line:
+            return None
+        text = line.decode(errors="replace").rstrip()
+        # "dnsmasq[123]: ..." / "dnsmasq-dhcp[123]: ...": the message is what follows.
+        message = text.split(": ", 1)[-1][:1000]
+        self.logger.log(log_level(message), message)
+        return message
 
     async def _pass_log(self, process: asyncio.subprocess.Process) -> None:
-        assert process.stderr is not None
-        while True:
-            line = await process.stderr.readline()
-            if not line:
-                return
-            text = line.decode(errors="replace").rstrip()
-            # "dnsmasq[123]: ..." / "dnsmasq-dhcp[123]: ...": the message is what follows.
-            message = text.split(": ", 1)[-1][:1000]
-            self.logger.log(log_level(message), message)
+        while await self._log_line(process) is not None:
+            pass
 
     async def _stop(self, process: asyncio.subprocess.Process) -> None:
         if process.returncode is not None:
