@@ -153,7 +153,8 @@ def test_binding_file_reads_as_nfdhcpd_reads_it(lab: Lab) -> None:
     assert parsed == {
         "IP": IP, "MAC": MAC, "HOSTNAME": f"{vm.name}.example.org", "INDEV": "tap1",
         "SUBNET": "192.0.2.0/24", "GATEWAY": GATEWAY, "SUBNET6": "2001:db8:1::/64", "GATEWAY6": GATEWAY6,
-        "EUI64": EUI64_LONG, "MACSPOOF": None, "MTU": None, "PRIVATE": None,
+        # MTU: table LINK's uplink's (the lab's veth, 1500), for snf-dhcpd's option 26 and RAs.
+        "EUI64": EUI64_LONG, "MACSPOOF": None, "MTU": "1500", "PRIVATE": None,
     }
     assert '"' not in path.read_text()
 
