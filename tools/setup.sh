@@ -5,7 +5,7 @@
 # (qemu-system-x86, linux-image-amd64, tiny-initramfs and busybox: Debian's own
 # kernel for ../shared/tools/kvm-run, where tests/kernel/test_debian_kernel.py
 # runs what this machine's kernel lacks; python3-pyroute2 for the long-lived
-# services; openvswitch-switch, dnsmasq-base, iperf3, ndisc6 and udhcpc for the
+# services; openvswitch-switch, dnsmasq-base (dnsmasq-utils: dhcp_release), iperf3, ndisc6 and udhcpc for the
 # tests of Open vSwitch ports, the communication dnsmasq, bandwidth limits and
 # the DHCP/RA responder, against the real programs.)
 set -eu
@@ -19,7 +19,7 @@ packages="python3 python3-venv python3-click python3-dnspython iproute2 nftables
           iptables ebtables arptables
           dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-setuptools python3-all lintian
           qemu-system-x86 linux-image-amd64 tiny-initramfs busybox
-          python3-pyroute2 openvswitch-switch dnsmasq-base iperf3 ndisc6 udhcpc
+          python3-pyroute2 openvswitch-switch dnsmasq-base dnsmasq-utils iperf3 ndisc6 udhcpc
           ethtool"
 missing=""
 for package in $packages; do

@@ -42,6 +42,11 @@ def status_command(obj: Context) -> None:
     click.echo(f"dnsmasq: {f'running (pid {pid})' if pid else 'not running (snf-network communication serve)'}")
     click.echo(f"hosts file: {path}" + (f" ({len(lines)} hosts)" if text is not None else " (missing)"))
     problems = 0 if pid else 1
+    if text is not None:
+        unreadable = node.unreadable_by_nobody(path)
+        if unreadable:
+            problems += 1
+            click.echo(f"hosts file: dnsmasq (as nobody) cannot read it: {unreadable}")
     recorded = []
     for entry in record.load_all(host, cfg):
         for item in entry.items:

@@ -4,9 +4,9 @@ From the VM's port we pass only frames with its own MAC, ARP with its own
 sender MAC and IP, IPv4 from its IP (or 0.0.0.0 towards a DHCP server), IPv6
 from its EUI-64 address, its link-local address, or :: for duplicate address
 detection, and neighbour advertisements and duplicate address detection
-probes only for those addresses; router advertisements and DHCP/DHCPv6
-server messages from a VM are dropped, whatever their ports. The
-rules are fixed (below); a NIC only adds elements to the sets they
+probes only for those addresses; router advertisements, DHCP/DHCPv6
+server messages and relayed-looking DHCP requests (giaddr set) from a VM
+are dropped, whatever their ports. The rules are fixed (below); a NIC only adds elements to the sets they
 consult, keyed by interface name, so checking costs the same for one port or
 for thousands. Bridged ports are checked in the bridge family, routed taps in
 the inet and arp families.
@@ -82,6 +82,11 @@ _SERVER_GUARDS = """\
     # Release, Decline, Information-request; not Relay-forward, with which a
     # VM would ask for addresses of other links).
     udp dport 67 @th,64,8 != 1 drop
+    # And a client's, not a relay agent's: with giaddr (BOOTP offset 24,
+    # after the 8 of the UDP header) 0. A server answers a relayed request at
+    # giaddr:67, so a VM naming another there would have the server send that
+    # one a packet of the first one's making (its xid, its option 82).
+    udp dport 67 @th,256,32 != 0 drop
     udp dport 547 @th,64,8 != { 1, 3, 4, 5, 6, 8, 9, 11 } drop
     icmpv6 type nd-router-advert drop"""
 _SOURCES = """\

@@ -29,6 +29,7 @@ from snf_network.nic import Nic
 from snf_network.plan import Facts, HostsEntry, Link, NftElement, Plan, Route, ServiceAddress, Sysctl, TxChecksum
 
 SERVICE_ADDRESS = IPv4Address("169.254.169.254")
+RESERVED = (SERVICE_ADDRESS, IPv4Address("169.254.0.0"), IPv4Address("169.254.255.255"))
 
 
 def applies(nic: Nic, cfg: Config) -> bool:
@@ -39,9 +40,11 @@ def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
     tap = nic.interface
     if nic.ip is None:
         raise InputError("IP: not set (a communication NIC is told its address by DHCP, which needs one)")
-    if not nic.ip.is_link_local or nic.ip == SERVICE_ADDRESS:
-        raise InputError(f"IP: a communication NIC's address is link-local and not {SERVICE_ADDRESS}: "
-                         f"{str(nic.ip)!r}")
+    # Nor 169.254.0.0 or 169.254.255.255, the /16's network and broadcast
+    # addresses (the guest's DHCP lease is a /16).
+    if not nic.ip.is_link_local or nic.ip in RESERVED:
+        raise InputError(f"IP: a communication NIC's address is link-local and not {SERVICE_ADDRESS}, "
+                         f"169.254.0.0 or 169.254.255.255: {str(nic.ip)!r}")
     port = f'"{tap}"'
     # LINK (communication_rt) is not used, as by Ganeti's own script: the
     # host route goes to main, and the forward filter keeps it from carrying
@@ -95,18 +98,33 @@ def nft(cfg: Config, inputs: RulesetInputs) -> dict[str, str]:
     udp dport {{ 68, 546, 547 }} drop
     udp dport 67 @th,64,8 != 1 drop
     udp dport 67 iifname . @th,288,48 != @comm_chaddr drop
+    # And as a client, not a relay agent: from port 68, with giaddr (BOOTP
+    # offset 24, after the 8 of the UDP header) 0. dnsmasq answers a relayed
+    # request at giaddr:67, which would let a guest send another guest's
+    # tap a packet of its choosing (its xid, its option 82).
+    udp dport 67 udp sport != 68 drop
+    udp dport 67 @th,256,32 != 0 drop
     icmpv6 type nd-router-advert drop
     ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept
     meta protocol ip iifname . ip saddr != @comm_ip4 drop
+    # Only to the node (its service address, or broadcast), before routing:
+    # what would go beyond it, dropped later, would first get ICMP errors
+    # (time exceeded for a TTL of 1, unreachable) telling the guest how the
+    # node routes.
+    ip daddr != {{ {SERVICE_ADDRESS}, 255.255.255.255 }} drop
     # Link-local IPv6 only (ND with the tap), whatever way the guest makes it.
     ip6 saddr :: icmpv6 type {{ nd-neighbor-solicit, mld2-listener-report }} accept
     meta protocol ip6 ip6 saddr != fe80::/64 drop
+    ip6 daddr != {{ fe80::/64, ff02::/16 }} drop
   }}
 
   # What the node answers on them; before the other input chains, whose
   # accept would not stop this one's drop anyway.
   chain communication_node {{
     type filter hook input priority filter - 1; policy accept;
+    # The service address is the node's own: anything routed to it (from an
+    # uplink, a tenant's network) must not reach the metadata daemon.
+    ip daddr {SERVICE_ADDRESS} iifname != @comm_ports iifname != "lo" drop
     iifname != @comm_ports return
     ct state established,related accept
     icmpv6 type {{ nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report,
@@ -121,6 +139,13 @@ def nft(cfg: Config, inputs: RulesetInputs) -> dict[str, str]:
     type filter hook forward priority filter - 1; policy accept;
     iifname @comm_ports drop
     oifname @comm_ports drop
+  }}
+
+  # dnsmasq answers a guest at its port 68, never at a relay's 67 (a second
+  # guard against relayed-looking requests).
+  chain communication_output {{
+    type filter hook output priority filter; policy accept;
+    oifname @comm_ports udp dport 67 drop
   }}
 
 """

@@ -15,7 +15,7 @@ import _signal  # type: ignore[import-not-found,unused-ignore]  # the signal mod
 import os
 
 from snf_network import log
-from snf_network.errors import CommandError
+from snf_network.errors import CommandError, InputError
 from snf_network.host import Backend, files
 from snf_network.plan import HostsEntry, ServiceAddress, TxChecksum
 
@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from snf_network.host import Host
     from snf_network.plan import Item
 
+# dnsmasq's lease time for communication NICs: what a reused address may
+# wait when its last lease could not be released (release_lease).
+LEASE_TIME = "2m"
+
 HEADER = "# snf-network: communication NICs (MAC,IP, each after its interface), from the records; do not edit\n"
 
 
@@ -34,8 +38,37 @@ def hosts_path(cfg: Config) -> str:
     return f"{cfg.COMMUNICATION_DIR}/hosts"
 
 
+def config_path(cfg: Config) -> str:
+    """dnsmasq's configuration, which ``serve`` writes and starts it with."""
+    return f"{cfg.COMMUNICATION_DIR}/dnsmasq.conf"
+
+
 def pid_path(cfg: Config) -> str:
     return f"{cfg.COMMUNICATION_DIR}/dnsmasq.pid"
+
+
+def unreadable_by_nobody(path: str) -> str:
+    """Why dnsmasq, which reads the hosts file as nobody, could not read ``path`` ('' when it could).
+
+    By the permissions for others (nobody owns none of it): every directory
+    on the way searchable, the file readable.
+    """
+    import stat
+
+    parts = os.path.abspath(path).split("/")[1:]
+    directory = "/"
+    for part in parts[:-1]:
+        directory = os.path.join(directory, part)
+        try:
+            if not os.stat(directory).st_mode & stat.S_IXOTH:
+                return f"{directory} is not searchable by others (mode {stat.S_IMODE(os.stat(directory).st_mode):o})"
+        except OSError as exc:
+            return f"{directory}: {exc.strerror}"
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"{path}: {exc.strerror}"
+    return "" if mode & stat.S_IROTH else f"{path} is not readable by others (mode {stat.S_IMODE(mode):o})"
 
 
 def recorded_entries(host: Host, cfg: Config) -> list[HostsEntry]:
@@ -93,15 +126,33 @@ def rebuild(host: Host, cfg: Config, add: list[HostsEntry], touched: frozenset[s
     return True
 
 
+def refuse_taken_address(host: Host, entry: HostsEntry) -> None:
+    """Refuse an address another tap's communication NIC holds (InputError: exit 2, nothing changed).
+
+    Its host route would move to the new tap and, at that NIC's down, be
+    gone: the first guest's channel taken, then cut. Called under the host
+    lock (the engine's prepare), when the hosts file is the records' entries.
+    """
+    for held in parse(host.read(entry.file) or ""):
+        if held.ip == entry.ip and held.dev != entry.dev:
+            raise InputError(f"IP: {entry.ip} is the communication address of {held.dev}'s NIC already "
+                             f"(MAC {held.mac}): refusing to take its channel")
+
+
 def running_pid(host: Host, cfg: Config) -> int:
     """The pid of the dnsmasq ``serve`` started, or 0 (no pid file, or that process is no dnsmasq)."""
     text = (host.read(pid_path(cfg)) or "").strip()
     if not text.isdecimal() or not text.isascii():
         return 0
     pid = int(text)
-    # A stale pid file must not send a signal to whatever reused the number.
+    # A stale pid file must not send a signal to whatever reused the number,
+    # not even another dnsmasq (Ganeti's, libvirt's): ours runs with our
+    # configuration file.
     comm = files.read(f"{host.root}/proc/{pid}/comm")
-    return pid if comm is not None and comm.strip() == "dnsmasq" else 0
+    if comm is None or comm.strip() != "dnsmasq":
+        return 0
+    arguments = (files.read(f"{host.root}/proc/{pid}/cmdline") or "").split("\0")
+    return pid if f"--conf-file={config_path(cfg)}" in arguments else 0
 
 
 def reload_dnsmasq(host: Host, cfg: Config) -> bool:
@@ -113,6 +164,30 @@ def reload_dnsmasq(host: Host, cfg: Config) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def release_lease(host: Host, cfg: Config, entry: HostsEntry) -> None:
+    """Have dnsmasq forget the lease of a NIC going away, with dnsmasq-utils' ``dhcp_release``.
+
+    A SIGHUP makes dnsmasq re-read the hosts file, not drop its leases (kept
+    in memory): the next holder of the address would get no answer ("not
+    using configured address ... because it is leased to") until the lease
+    expires (LEASE_TIME, short for that reason). dhcp_release sends dnsmasq a
+    DHCPRELEASE as from the guest, out of the tap, which must still hold
+    169.254.169.254: called before that address is removed. Best effort: a
+    tap gone already, or no dhcp_release, leaves the lease to expire.
+    """
+    if not running_pid(host, cfg):
+        return
+    try:
+        result = host.run(["dhcp_release", entry.dev, entry.ip, entry.mac], check=False)
+    except CommandError as exc:
+        log.warning(f"{entry.dev}: could not release the DHCP lease of {entry.ip} ({exc}): it expires "
+                    f"within {LEASE_TIME}")
+        return
+    if result.returncode != 0:
+        log.warning(f"{entry.dev}: dhcp_release {entry.ip}: {result.stderr.strip() or result.returncode}: "
+                    f"the lease expires within {LEASE_TIME}")
 
 
 RTM_NEWADDR, RTM_DELADDR, IFA_ADDRESS, IFA_LOCAL = 20, 21, 1, 2
@@ -180,6 +255,8 @@ class CommunicationBackend(Backend):
     def prepare(self, host: Host, items: list[Item], old_items: list[Item]) -> list[Item]:
         prepared: list[Item] = []
         for item in items:
+            if isinstance(item, HostsEntry):
+                refuse_taken_address(host, item)
             if isinstance(item, TxChecksum):
                 # A re-run keeps the value from before our first run, not our own.
                 previous = next((old.previous for old in old_items if old == item and isinstance(old, TxChecksum)),
@@ -201,6 +278,9 @@ class CommunicationBackend(Backend):
         # order, the filters are in place).
         if touched and not entries:
             rebuild(host, cfg, [], touched)
+        for item in remove:
+            if isinstance(item, HostsEntry) and item not in add:
+                release_lease(host, cfg, item)
         for item in remove:
             if isinstance(item, ServiceAddress) and item not in add:
                 try:

@@ -17,10 +17,30 @@ import os
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+def make_directories(directory: str, mode: int = 0o755) -> None:
+    """``os.makedirs``, with ``mode`` whatever the umask for every directory it creates.
+
+    Ganeti's noded runs the NIC programs under umask 077: a directory made
+    with the umask's mode would be root's alone, and the daemons that read
+    our files after dropping root (dnsmasq and nfdhcpd, as nobody) could not
+    reach them. Directories already there keep their mode.
+    """
+    if os.path.isdir(directory):
+        return
+    parent = os.path.dirname(directory.rstrip("/"))
+    if parent and parent != directory:
+        make_directories(parent, mode)
+    try:
+        os.mkdir(directory, mode)
+    except FileExistsError:
+        return  # made meanwhile (by another NIC program), or not a directory: the write says which
+    os.chmod(directory, mode)
+
+
 def atomic_replace(path: str, content: str, mode: int = 0o644) -> None:
     """Write our own files so a reader never sees half of one."""
     directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
+    make_directories(directory)
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
     try:
         _create(temporary, content, mode)
@@ -39,7 +59,7 @@ def write_in_place(path: str, content: str, mode: int = 0o644) -> None:
     delete first makes nfdhcpd drop the previous binding of a reused tap name
     (GRNET snf-network commit 87ea336).
     """
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    make_directories(os.path.dirname(path))
     remove(path)
     try:
         _create(path, content, mode)

@@ -11,6 +11,7 @@ import os
 import time
 
 from snf_network.errors import SnfNetworkError
+from snf_network.host import files
 
 
 class held:  # a context manager named like the function it replaces
@@ -20,7 +21,8 @@ class held:  # a context manager named like the function it replaces
         self.path, self.timeout, self.fd = path, timeout, -1
 
     def __enter__(self) -> None:
-        os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
+        # 0755 whatever the umask (noded's is 077): COMMUNICATION_DIR is under it by default.
+        files.make_directories(os.path.dirname(self.path))
         # Never through a symlink: as root, O_CREAT would create its target.
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         deadline = time.monotonic() + self.timeout

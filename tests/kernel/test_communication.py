@@ -84,9 +84,10 @@ class Node:
         self.lab.ns(vm.name, "ip", "addr", "flush", "dev", "eth0", "scope", "global")
         self.lab.ns(vm.name, "ip", "addr", "add", f"{vm.ip}/16", "dev", "eth0")
 
-    def fetch(self, vm: Vm, url: str) -> str:
+    def fetch(self, vm: Vm | str, url: str) -> str:
+        """What a GET of ``url`` from the guest (or namespace) returns ('' when it fails)."""
         code = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=3).read().decode())"
-        result = self.lab.ns(vm.name, "python3", "-c", code, check=False)
+        result = self.lab.ns(vm if isinstance(vm, str) else vm.name, "python3", "-c", code, check=False)
         return result.stdout.strip() if result.returncode == 0 else ""
 
 
@@ -96,6 +97,15 @@ def _wait(predicate: Callable[[], bool], what: str, seconds: float = 10.0) -> No
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def _start_serve(lab: Lab, directory: Path) -> subprocess.Popen[str]:
+    env = {"PATH": os.environ["PATH"], "SNF_NETWORK_CONFIG": str(lab.config_path)}
+    serve = subprocess.Popen(["ip", "netns", "exec", lab.node, str(VENV_BIN / "snf-network"), "communication",
+                              "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait(lambda: (directory / "dnsmasq.pid").exists(), "dnsmasq's pid file")
+    _wait(lambda: Path(f"/proc/{(directory / 'dnsmasq.pid').read_text().strip()}/comm").exists(), "dnsmasq")
+    return serve
 
 
 @pytest.fixture(scope="module")
@@ -117,14 +127,11 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     (workdir / "www" / "meta_data.json").write_text('{"instance": "yes"}\n')
     lab = Lab(workdir)
     serve = web = None
+    state: Node | None = None
     try:
         lab.build(extra_config=f"COMMUNICATION_DIR={directory}\n")
-        env = {"PATH": os.environ["PATH"], "SNF_NETWORK_CONFIG": str(lab.config_path)}
-        serve = subprocess.Popen(["ip", "netns", "exec", lab.node, str(VENV_BIN / "snf-network"), "communication",
-                                  "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        _wait(lambda: (directory / "dnsmasq.pid").exists(), "dnsmasq's pid file")
+        serve = _start_serve(lab, directory)
         state = Node(lab, directory, serve)
-        _wait(lambda: Path(f"/proc/{(directory / 'dnsmasq.pid').read_text().strip()}/comm").exists(), "dnsmasq")
         for index, (mac, ip) in GUESTS.items():
             vm = lab.add_vm(index, mac, tap=f"gnt.com.{index - 1}")
             vm.ip = ip
@@ -140,6 +147,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
             state.configure(vm)
         yield state
     finally:
+        if state is not None:
+            serve = state.serve  # a test may have started it again
         for process in (web, serve):
             if process is not None and process.poll() is None:
                 process.terminate()
@@ -207,6 +216,38 @@ def test_a_guest_reaches_nothing_else(node: Node) -> None:
     assert lab.ping(one.name, SERVICE, count=1)
 
 
+def test_the_service_address_is_reached_only_from_the_taps(node: Node) -> None:
+    """169.254.169.254 is on the node: whatever is routed to it must not reach the metadata daemon."""
+    lab, one = node.lab, node.guests[1]
+    lab.ns(lab.upstream, "ip", "route", "replace", f"{SERVICE}/32", "via", "198.51.100.2")
+    try:
+        assert node.fetch(lab.upstream, f"http://{SERVICE}/meta_data.json") == ""
+        assert not lab.ping(lab.upstream, SERVICE, count=1)
+    finally:
+        lab.ns(lab.upstream, "ip", "route", "del", f"{SERVICE}/32", check=False)
+    assert node.fetch(lab.node, f"http://{SERVICE}/meta_data.json")  # the node's own (lo)
+    assert node.fetch(one, f"http://{SERVICE}/meta_data.json")
+
+
+def test_the_node_tells_a_guest_nothing_of_its_routing(node: Node) -> None:
+    """No ICMP error (time exceeded, unreachable) for what a guest sends beyond the node: it would map the node."""
+    lab, one = node.lab, node.guests[1]
+    node_ll = lab.ns(lab.node, "ip", "-6", "-o", "addr", "show", "dev", one.tap, "scope", "link").stdout.split()[3]
+    lab.ns(one.name, "ip", "route", "replace", "198.51.100.0/24", "via", SERVICE)
+    lab.ns(one.name, "ip", "-6", "route", "replace", "2001:db8::/32", "via", node_ll.split("/")[0], "dev", "eth0")
+    try:
+        capture = lab.capture(one.name, "eth0", "(icmp and (icmp[0] == 11 or icmp[0] == 3)) or "
+                                                "(icmp6 and (ip6[40] == 3 or ip6[40] == 1))")
+        for address in ("198.51.100.1", "2001:db8:ff::1"):
+            for ttl in ("1", "64"):  # time exceeded; unreachable (a hop further: no route, or filtered)
+                lab.ns(one.name, "ping", "-c", "1", "-W", "0.3", "-t", ttl, address, check=False)
+        assert capture.result().strip() == ""
+    finally:
+        lab.ns(one.name, "ip", "route", "del", "198.51.100.0/24", check=False)
+        lab.ns(one.name, "ip", "-6", "route", "del", "2001:db8::/32", check=False)
+    assert node.fetch(one, f"http://{SERVICE}/meta_data.json")
+
+
 def test_a_guest_asks_dhcp_only_for_its_own_mac(node: Node) -> None:
     scapy = pytest.importorskip("scapy.all", reason="scapy is not installed (tools/setup.sh installs python3-scapy)")
     lab, one, two = node.lab, node.guests[1], node.guests[2]
@@ -224,6 +265,36 @@ def test_a_guest_asks_dhcp_only_for_its_own_mac(node: Node) -> None:
     # dnsmasq answers by the hardware address inside the message: another
     # guest's would be told that guest's address.
     assert not answered(two.mac)
+
+
+def test_a_guest_cannot_have_dnsmasq_relay_to_another(node: Node) -> None:
+    """A request that looks relayed (giaddr set, or from the relay port 67) is dropped at the tap.
+
+    dnsmasq answers a relayed request at giaddr:67: with another guest's
+    address there, it would send that guest a packet whose xid and option
+    82 the first one chose, out of the other tap.
+    """
+    scapy = pytest.importorskip("scapy.all", reason="scapy is not installed (tools/setup.sh installs python3-scapy)")
+    lab, one, two = node.lab, node.guests[1], node.guests[2]
+
+    cases = {0x6e01: (68, "0.0.0.0"), 0x6e02: (67, two.ip), 0x6e03: (68, two.ip), 0x6e04: (67, "0.0.0.0")}
+    frames = [bytes(scapy.Ether(src=one.mac, dst="ff:ff:ff:ff:ff:ff") / scapy.IP(src=one.ip, dst="255.255.255.255")
+                    / scapy.UDP(sport=sport, dport=67)
+                    / scapy.BOOTP(op=1, xid=xid, giaddr=giaddr,
+                                  chaddr=bytes.fromhex(one.mac.replace(":", "")) + bytes(10))
+                    / scapy.DHCP(options=[("message-type", "discover"), ("relay_agent_information", b"\x01\x03abc"),
+                                          "end"]))
+              for xid, (sport, giaddr) in cases.items()]
+    at_two, at_one = lab.sniff(lab.node, two.tap, seconds=2), lab.sniff(lab.node, one.tap, seconds=2)
+    lab.send_frames(one.name, "eth0", frames)
+
+    def replies(frames: list[bytes]) -> list[int]:
+        """The xids of the BOOTREPLYs the node sent out of a tap."""
+        packets = [scapy.Ether(frame) for frame in frames]
+        return [packet[scapy.BOOTP].xid for packet in packets if scapy.BOOTP in packet and packet[scapy.BOOTP].op == 2]
+
+    # An ordinary request is answered, to its sender; none that looks relayed, anywhere.
+    assert (replies(at_one.frames()), replies(at_two.frames())) == ([0x6e01], [])
 
 
 def test_twenty_nics_come_and_go_without_restarting_dnsmasq(node: Node) -> None:
@@ -273,6 +344,21 @@ def test_down_removes_the_host_and_dhcp_no_longer_answers(node: Node) -> None:
     assert node.dhcp(two).startswith(f"ip={two.ip} ")
     assert node.fetch(two, f"http://{SERVICE}/meta_data.json")
     assert node.dnsmasq_pid() == pid
+
+
+def test_a_reused_address_is_answered_at_once(node: Node) -> None:
+    """dnsmasq keeps a lease across SIGHUP: the NIC's down releases it, or its next owner waits for it to expire."""
+    lab, two = node.lab, node.guests[2]
+    assert node.dhcp(two).startswith(f"ip={two.ip} ")  # a lease of two's MAC
+    try:
+        for mac in ("52:54:00:00:00:33", two.mac):  # another guest given the address, then two again
+            node.down(two, two.ip)
+            lab.ns(two.name, "ip", "link", "set", "eth0", "address", mac)
+            node.up(Vm(name=two.name, tap=two.tap, mac=mac, ip=two.ip), two.ip)
+            assert node.dhcp(two).startswith(f"ip={two.ip} "), (mac, node.last)
+    finally:
+        lab.ns(two.name, "ip", "link", "set", "eth0", "address", two.mac)
+    assert node.fetch(two, f"http://{SERVICE}/meta_data.json")
 
 
 def _cli(node: Node, *args: str) -> subprocess.CompletedProcess[str]:
@@ -365,11 +451,69 @@ def test_bad_values_are_refused_and_change_nothing(node: Node) -> None:
     lab, one = node.lab, node.guests[1]
     before = (sorted(node.hosts), lab.ns(lab.node, "nft", "list", "ruleset").stdout)
     for change, message in ((dict(IP=""), "IP: not set"), (dict(IP="192.0.2.9", NETWORK_SUBNET=""), "link-local"),
-                            (dict(IP=SERVICE), "link-local and not"), (dict(MAC="52:54:00:00"), "MAC")):
+                            (dict(IP=SERVICE), "link-local and not"), (dict(IP="169.254.0.0"), "link-local and not"),
+                            (dict(IP="169.254.255.255"), "link-local and not"), (dict(MAC="52:54:00:00"), "MAC")):
         result = lab.program("kvm-vif-bridge", {**node.env(one, one.ip), **change, "ACTION": "up"}, check=False)
         assert result.returncode == 2 and message in result.stderr, (change, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1
     assert (sorted(node.hosts), lab.ns(lab.node, "nft", "list", "ruleset").stdout) == before
+
+
+def test_another_dnsmasq_in_the_pid_file_is_not_ours(node: Node) -> None:
+    """A stale pid file naming another dnsmasq (Ganeti's, libvirt's): not ours (not signalled, not reported)."""
+    lab, pid_file = node.lab, node.directory / "dnsmasq.pid"
+    ours = pid_file.read_text()
+    other = subprocess.Popen(["ip", "netns", "exec", lab.node, "dnsmasq", "--keep-in-foreground", "--port=0",
+                              "--conf-file=/dev/null", "--log-facility=-"], stderr=subprocess.PIPE, text=True)
+    try:
+        assert other.stderr is not None and "started" in other.stderr.readline()
+        pid_file.write_text(f"{other.pid}\n")
+        status = _cli(node, "communication", "status")
+        assert status.returncode == 1 and "not running" in status.stdout, status.stdout
+    finally:
+        pid_file.write_text(ours)
+        other.terminate()
+        other.wait(timeout=10)
+        if other.stderr is not None:
+            other.stderr.close()
+    assert _cli(node, "communication", "status").returncode == 0
+
+
+def test_files_made_under_umask_077_are_made_readable_for_dnsmasq(node: Node) -> None:
+    """Ganeti's noded runs NIC programs under umask 077; dnsmasq reads the hosts file as nobody."""
+    hosts = node.directory / "hosts"
+    hosts.chmod(0o600)
+    status = _cli(node, "communication", "status")
+    assert status.returncode == 1 and "dnsmasq (as nobody) cannot read it" in status.stdout, status.stdout
+    # serve started again on a directory a NIC program made under umask 077.
+    node.serve.terminate()
+    assert node.serve.wait(timeout=10) == 0
+    assert node.serve.stderr is not None
+    node.serve.stderr.close()
+    node.directory.chmod(0o700)
+    node.serve = _start_serve(node.lab, node.directory)
+    assert (node.directory.stat().st_mode & 0o777, hosts.stat().st_mode & 0o777) == (0o755, 0o644)
+    one = node.guests[1]
+    assert node.dhcp(one).startswith(f"ip={one.ip} "), node.last
+    assert _cli(node, "communication", "status").returncode == 0
+
+
+def test_an_address_another_tap_holds_is_refused(node: Node) -> None:
+    lab, one = node.lab, node.guests[1]
+    lab.ns(lab.node, "ip", "link", "add", "gnt.com.9", "type", "veth", "peer", "name", "gcpeer9")
+    try:
+        before = (sorted(node.hosts), lab.ns(lab.node, "nft", "list", "ruleset").stdout,
+                  lab.ns(lab.node, "ip", "route", "show").stdout)
+        thief = Vm(name=lab.node, tap="gnt.com.9", mac="52:54:00:00:09:09", ip=one.ip)
+        result = lab.program("kvm-vif-bridge", {**node.env(thief, one.ip), "ACTION": "up"}, check=False)
+        assert result.returncode == 2 and f"IP: {one.ip} is the communication address of gnt.com.0" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert (sorted(node.hosts), lab.ns(lab.node, "nft", "list", "ruleset").stdout,
+                lab.ns(lab.node, "ip", "route", "show").stdout) == before
+        assert not (lab.workdir / "state" / "gnt.com.9.json").exists()
+        assert node.fetch(one, f"http://{SERVICE}/meta_data.json")
+    finally:
+        lab.ns(lab.node, "ip", "link", "del", "gcpeer9", check=False)
 
 
 def test_serve_stops_promptly_and_takes_dnsmasq_with_it(node: Node) -> None:

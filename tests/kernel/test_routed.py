@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -369,3 +371,44 @@ def test_a_table_without_a_default_route_does_not_leak_into_the_main_table(lab: 
     lab.program("kvm-vif-bridge", {**lab.ganeti_env(vm, ip=IP), "ACTION": "down"})
     nothing_left(lab, vm.tap)
     assert f"iif {vm.tap}" not in lab.ns(lab.node, "ip", "rule", "show").stdout
+
+
+RECEIVE_67 = """
+import socket, sys
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("0.0.0.0", 67))
+sock.settimeout(2)
+print("ready", flush=True)
+try:
+    while True:
+        print(sock.recv(2048)[4:8].hex(), flush=True)
+except TimeoutError:
+    pass
+"""
+
+
+def test_a_vm_cannot_pass_as_a_dhcp_relay_agent(lab: Lab) -> None:
+    """A DHCP server on the node answers a request with giaddr set at giaddr:67, as if a relay had sent it.
+
+    Another VM's address there would have the server send that VM a packet
+    the first one chose (its xid, its option 82); a VM is a client, never a relay.
+    """
+    scapy = pytest.importorskip("scapy.all", reason="scapy is not installed (tools/setup.sh installs python3-scapy)")
+    lab.build()
+    vm = lab.add_vm(1, MAC)
+    # Not nfdhcpd's (it takes DHCP before the input chain): snf-dhcpd's place, or any server's on the node.
+    assert lab.program("kvm-vif-bridge", lab.ganeti_env(vm, ip=IP, tags="ip-less-routed")).returncode == 0
+    chaddr = bytes.fromhex(MAC.replace(":", "")) + bytes(10)
+    frames = [(scapy.Ether(src=MAC, dst="ff:ff:ff:ff:ff:ff") / scapy.IP(src=source, dst="255.255.255.255")
+               / scapy.UDP(sport=sport, dport=67) / scapy.BOOTP(op=1, xid=xid, giaddr=giaddr, chaddr=chaddr)
+               / scapy.DHCP(options=[("message-type", "discover"), "end"]))
+              for xid, source, sport, giaddr in ((0x11111111, "0.0.0.0", 68, "0.0.0.0"),
+                                                 (0x22222222, IP, 67, "192.0.2.11"),
+                                                 (0x33333333, "0.0.0.0", 68, "192.0.2.11"))]
+    server = subprocess.Popen(["ip", "netns", "exec", lab.node, sys.executable, "-c", RECEIVE_67],
+                              stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    lab.send_frames(vm.name, "eth0", [bytes(frame) for frame in frames])
+    received, _ = server.communicate(timeout=10)
+    assert received.split() == ["11111111"]

@@ -6,6 +6,7 @@ The kernel test (tests/kernel/test_communication.py) runs the same with a real d
 from __future__ import annotations
 
 import os
+import pathlib
 import re
 
 import pytest
@@ -67,7 +68,8 @@ def test_by_name_alone_too(cfg) -> None:
 
 
 @pytest.mark.parametrize(("ip", "message"), [("", "IP: not set"), ("169.254.169.254", "link-local and not"),
-                                              ("198.51.100.7", "link-local")])
+                                              ("198.51.100.7", "link-local"), ("169.254.0.0", "link-local and not"),
+                                              ("169.254.255.255", "link-local and not")])
 def test_addresses_it_cannot_have(cfg, ip: str, message: str) -> None:
     subnet = "" if ip.startswith("198.") else "169.254.0.0/16"
     with pytest.raises(InputError, match=message):
@@ -156,7 +158,7 @@ def test_the_ruleset_lists_the_operators_ports() -> None:
 def test_dnsmasq_is_told_to_keep_to_the_communication_taps(cfg) -> None:
     lines = service.dnsmasq_config(cfg).splitlines()
     for line in ("bind-dynamic", "interface=gnt.com.*", "except-interface=eth*", "except-interface=lo", "port=0",
-                 "dhcp-range=169.254.0.0,static,255.255.0.0", f"dhcp-hostsfile={cfg.COMMUNICATION_DIR}/hosts",
+                 "dhcp-range=169.254.0.0,static,255.255.0.0,2m", f"dhcp-hostsfile={cfg.COMMUNICATION_DIR}/hosts",
                  "leasefile-ro", "dhcp-option=option:router"):
         assert line in lines
     assert not [line for line in lines if line.startswith("interface=") and line != "interface=gnt.com.*"]
@@ -186,3 +188,45 @@ def test_serve_exits_with_an_error_when_dnsmasq_dies(cfg, tmp_path) -> None:
     assert not os.path.exists(node.pid_path(cfg))
     with open(service.config_path(cfg)) as handle:
         assert "interface=gnt.com.*\n" in handle.read()
+
+
+def test_directories_are_made_0755_whatever_the_umask(tmp_path: pathlib.Path) -> None:
+    from snf_network.host import files
+
+    previous = os.umask(0o077)  # Ganeti's noded's
+    try:
+        files.atomic_replace(str(tmp_path / "a" / "b" / "hosts"), "x\n")
+    finally:
+        os.umask(previous)
+    assert [(tmp_path / name).stat().st_mode & 0o777 for name in ("a", "a/b", "a/b/hosts")] == [0o755, 0o755, 0o644]
+    (tmp_path / "a").chmod(0o700)
+    files.atomic_replace(str(tmp_path / "a" / "b" / "hosts"), "y\n")
+    assert (tmp_path / "a").stat().st_mode & 0o777 == 0o700  # one already there keeps its mode
+
+
+def test_unreadable_by_nobody_and_dnsmasq_errors() -> None:
+    import logging
+    import shutil
+    import tempfile
+
+    log_level = service.log_level
+    tmp_path = pathlib.Path(tempfile.mkdtemp())  # not pytest's: its directories are their owner's alone
+    try:
+        _check_unreadable(tmp_path)
+    finally:
+        shutil.rmtree(tmp_path)
+    assert log_level("cannot read /run/snf-network/communication/hosts: Permission denied") == logging.ERROR
+    assert log_level("started, version 2.90 DNS disabled") == logging.INFO
+
+
+def _check_unreadable(tmp_path: pathlib.Path) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_text("")
+    tmp_path.chmod(0o755)
+    hosts.chmod(0o600)
+    assert "not readable by others (mode 600)" in node.unreadable_by_nobody(str(hosts))
+    hosts.chmod(0o644)
+    tmp_path.chmod(0o700)
+    assert f"{tmp_path} is not searchable by others (mode 700)" in node.unreadable_by_nobody(str(hosts))
+    tmp_path.chmod(0o755)
+    assert node.unreadable_by_nobody(str(hosts)) == ""
