@@ -99,7 +99,7 @@ def dhcp(payload: bytes) -> Dhcp:
     op, htype, hlen = payload[0], payload[1], payload[2]
     if htype != 1 or hlen != 6:
         raise Malformed("not an Ethernet client")
-    options: dict[int, bytes] = {}
+    parts: dict[int, list[bytes]] = {}
     at = 240
     while at < len(payload):
         code = payload[at]
@@ -111,9 +111,11 @@ def dhcp(payload: bytes) -> Dhcp:
         if at + 2 > len(payload) or at + 2 + payload[at + 1] > len(payload):
             raise Malformed("a DHCP option runs past the end")
         length = payload[at + 1]
-        # RFC 3396: a repeated option's values are concatenated.
-        options[code] = options.get(code, b"") + payload[at + 2 : at + 2 + length]
+        # RFC 3396: a repeated option's values are concatenated (joined once at
+        # the end: appending to bytes each time is quadratic in the repeats).
+        parts.setdefault(code, []).append(payload[at + 2 : at + 2 + length])
         at += 2 + length
+    options = {code: b"".join(values) for code, values in parts.items()}
     return Dhcp(op, payload[4:8], int.from_bytes(payload[10:12], "big"), payload[12:16], payload[28:34], options)
 
 

@@ -20,6 +20,12 @@ ZERO4 = b"\0" * 4
 ZERO6 = b"\0" * 16
 # RFC 4861 6.2.1: AdvDefaultLifetime at most 9000 s.
 MAX_ROUTER_LIFETIME = 9000
+# The largest request frame read. Clients' DHCP, RS, NS and DHCPv6 requests
+# are a few hundred bytes; a tap (unlike a veth) takes frames far past its
+# MTU from the guest, and a 64 KB DHCP message of pads or repeated options
+# costs 10-40 ms of parsing: a thousand a second from one VM would stop the
+# daemon answering every other NIC.
+MAX_REQUEST = 2048
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,8 @@ def answer(data: bytes, binding: Binding, settings: Settings, server_mac: bytes,
     next request of the same kind differs only there, and costs a patch of
     the xid and of the UDP checksum instead of a whole build.
     """
+    if len(data) > MAX_REQUEST:
+        return Reply(ignored=f"larger than any request ({len(data)} bytes)")
     try:
         frame = codec.ethernet(data)
         if frame.ethertype == codec.ETH_IP:

@@ -35,7 +35,7 @@ from snf_network.dhcpd.inotify import (
     IN_Q_OVERFLOW,
     Watch,
 )
-from snf_network.dhcpd.protocol import Settings, answer, router_advertisement
+from snf_network.dhcpd.protocol import MAX_REQUEST, Settings, answer, router_advertisement
 from snf_network.services.daemon import Service
 
 NETLINK_ROUTE, RTMGRP_LINK = 0, 1
@@ -417,7 +417,7 @@ class DhcpService(Service):
                 return
             port.frames += 1
             try:
-                data = sock.recv(bpf.SNAP)
+                data = sock.recv(MAX_REQUEST + 1)  # a longer frame is cut, and ignored as too long
             except BlockingIOError:
                 return
             except OSError as exc:  # ENETDOWN: the interface went away under the socket

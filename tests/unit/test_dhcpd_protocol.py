@@ -256,3 +256,22 @@ def test_the_filter_passes_the_requests_and_nothing_else() -> None:
         assert run_filter(bpf.PROGRAM, data) == 0
     options = bytes(Ether() / IP(options=b"\x01\x01\x01\x00") / UDP(sport=68, dport=67))  # a longer header
     assert run_filter(bpf.PROGRAM, options) == bpf.SNAP
+
+
+def test_an_oversized_request_is_ignored_before_it_is_parsed() -> None:
+    # A tap takes 64 KB frames from a guest whatever its MTU; pads or repeated
+    # options that long cost tens of ms each to parse (a denial of service at
+    # a thousand frames a second), so anything longer than a request can be is dropped.
+    request = frames.dhcp(MAC, "discover")
+    padded = request + b"\0" * 60000
+    reply = answer(padded, served(), SETTINGS, SERVER_MAC)
+    assert reply.frames == () and "larger than any request" in reply.ignored
+    assert one_reply(request + b"\0" * 1000)  # a long but plausible one is still answered
+
+
+def test_repeated_options_are_concatenated_in_order() -> None:
+    from snf_network.dhcpd import codec
+
+    head = bytes([1, 1, 6, 0]) + b"\0" * 232 + codec.MAGIC
+    message = codec.dhcp(head + b"\x35\x01\x01" + b"\x0c\x01a\x0c\x01b\x00\x0c\x02cd\xff")
+    assert message.options[12] == b"abcd" and message.message_type == codec.DISCOVER
