@@ -65,3 +65,13 @@ def test_status_file_of_a_live_and_of_a_dead_daemon(tmp_path: Path) -> None:
     assert status.read(path) is None
     Path(path).write_text("{broken")
     assert status.read(path) is None
+
+
+def test_status_file_never_writes_through_a_planted_symlink(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    path = tmp_path / "status"
+    (tmp_path / f".status.{os.getpid()}").symlink_to(victim)  # the temporary file's predictable name
+    status.write(str(path), {"tap1": {"served": True}})
+    assert victim.read_text() == "precious\n"
+    assert not path.is_symlink() and status.read(str(path)) == {"tap1": {"served": True}}
