@@ -35,6 +35,7 @@ from snf_network.dhcpd.inotify import (
     IN_Q_OVERFLOW,
     Watch,
 )
+from snf_network.dhcpd.nodelinks import NodeInterfaces
 from snf_network.dhcpd.protocol import MAX_REQUEST, Settings, answer, router_advertisement
 from snf_network.services.daemon import Service
 
@@ -128,6 +129,7 @@ class DhcpService(Service):
         self.served: dict[str, Served] = {}
         self.ports: dict[str, Port] = {}  # by interface name
         self.by_index: dict[int, Port] = {}
+        self.node_interfaces = NodeInterfaces()
         self.publishing = False
         self.rejected: dict[str, str] = {}  # binding files we could not read, and why
         self.watch: Watch | None = None
@@ -366,6 +368,12 @@ class DhcpService(Service):
             entry.reason = f"INDEV {entry.binding.indev} does not exist"
             return
         if port is None:
+            why = self.node_interfaces.why(name, index)
+            if why:
+                # Never a router on the node's uplink or a whole bridge, whatever a file says.
+                entry.reason = f"a node interface, not a NIC's: {why}"
+                self.logger.warning(f"{name}: {entry.reason}")
+                return
             try:
                 sock = bpf.open_socket(name)
             except OSError as exc:

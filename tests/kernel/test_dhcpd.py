@@ -205,6 +205,30 @@ def test_a_binding_written_before_its_tap_is_served_when_the_tap_appears(node: N
     binding.unlink()
 
 
+def test_a_binding_naming_the_uplink_or_a_bridge_is_not_served_there(node: Node) -> None:
+    # A stray or hand-written binding file named after the node's uplink (or a
+    # bridge) must not make the daemon a router on it: with a socket on eth0 it
+    # sent router advertisements to the whole upstream network.
+    lab = node.lab
+    mac = lab.ns(lab.upstream, "cat", "/sys/class/net/up0/address").stdout.strip()
+    for name, peer_ns, peer in (("eth0", lab.upstream, "up0"), ("br0", "", "")):
+        sniffer = lab.sniff(peer_ns, peer) if peer_ns else None
+        binding = lab.workdir / "nfdhcpd" / name
+        binding.write_text(render({"IP": "192.0.2.77", "MAC": mac, "HOSTNAME": "stray.example.org",
+                                   "SUBNET": "192.0.2.0/24", "GATEWAY": "192.0.2.1",
+                                   "SUBNET6": "2001:db8:1::/64", "GATEWAY6": "2001:db8:1::1"}))
+        try:
+            node.daemon.wait_for(lambda seen=f"{name}: ": seen in node.daemon.status(), "the binding to be seen")
+            if sniffer is not None:
+                advertisements = [frame for frame in sniffer.frames() if frame[12:14] == b"\x86\xdd"
+                                  and frame[20] == 58 and frame[54] == 134]
+                assert advertisements == [], "router advertisements on the node's uplink"
+            assert f"{name}: not served: a node interface, not a NIC's" in node.daemon.status(), node.daemon.status()
+        finally:
+            binding.unlink()
+    node.daemon.wait_for(lambda: "eth0" not in node.daemon.status(), "the bindings to go")
+
+
 def malformed_frames(templates: list[bytes], seed: int = 10) -> list[bytes]:
     """Every truncation of each template, and random corruptions of it."""
     rng = random.Random(seed)
