@@ -261,6 +261,29 @@ def test_a_flood_of_malformed_packets_does_not_stop_the_daemon(node: Node) -> No
     assert len(lines) <= 20, lines[-5:]
 
 
+def test_vlan_tagged_requests_are_not_answered_untagged(node: Node) -> None:
+    # The kernel strips a VLAN tag before a packet socket sees the frame: a
+    # guest's request on its VLAN 7 sub-interface looked like one on the NIC
+    # itself, and got the NIC's lease (untagged, on the wrong network).
+    from tests.unit.dhcpd_frames import dhcp
+
+    lab = node.lab
+    vm, _ = node.vm()
+    node.daemon.wait_for(lambda: node.daemon.served(vm.tap), "the NIC to be served")
+    mac = bytes.fromhex(vm.mac.replace(":", ""))
+    untagged = dhcp(mac, "discover")
+    tagged = untagged[:12] + b"\x81\x00\x00\x07" + untagged[12:]
+
+    def offers(frame: bytes) -> list[bytes]:
+        sniffer = lab.sniff(vm.name, "eth0", seconds=1.0)
+        lab.send_frames(vm.name, "eth0", [frame])
+        return [got for got in sniffer.frames() if got[12:14] == b"\x08\x00" and got[23] == 17
+                and got[34:36] == b"\x00\x43"]
+
+    assert offers(tagged) == []
+    assert len(offers(untagged)) == 1  # the same request without its tag is answered
+
+
 def test_a_guest_flooding_valid_requests_is_paused_and_the_others_are_served(node: Node, routed: Vm) -> None:
     from tests.unit.dhcpd_frames import dhcp
 

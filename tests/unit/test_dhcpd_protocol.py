@@ -214,13 +214,16 @@ def test_every_truncation_and_corruption_is_dropped_without_an_exception() -> No
 
 # -- the kernel filter, run by a small classic-BPF interpreter -------------
 
-def run_filter(program: list[tuple[int, int, int, int]], packet: bytes) -> int:
+def run_filter(program: list[tuple[int, int, int, int]], packet: bytes, vlan: bool = False) -> int:
+    """The program run on ``packet``; ``vlan``: it came with a VLAN tag (which the kernel took off)."""
     a = x = pc = 0
     while True:
         code, jt, jf, k = program[pc]
         pc += 1
         try:
-            if code == bpf.LD_H_ABS:
+            if code == bpf.LD_W_ABS and k == bpf.VLAN_TAG_PRESENT:
+                a = int(vlan)
+            elif code == bpf.LD_H_ABS:
                 a = struct.unpack_from("!H", packet, k)[0]
             elif code == bpf.LD_B_ABS:
                 a = packet[k]
@@ -256,6 +259,8 @@ def test_the_filter_passes_the_requests_and_nothing_else() -> None:
         assert run_filter(bpf.PROGRAM, data) == 0
     options = bytes(Ether() / IP(options=b"\x01\x01\x01\x00") / UDP(sport=68, dport=67))  # a longer header
     assert run_filter(bpf.PROGRAM, options) == bpf.SNAP
+    for name, data in frames.requests(MAC).items():
+        assert run_filter(bpf.PROGRAM, data, vlan=True) == 0, name
 
 
 def test_an_oversized_request_is_ignored_before_it_is_parsed() -> None:
