@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from snf_network import config as config_module
 from snf_network.config import Config
 from snf_network.dhcpd import bpf, codec, status
-from snf_network.dhcpd.binding import Binding, BindingError, load
+from snf_network.dhcpd.binding import Binding, BindingError, is_interface_name, load
 from snf_network.dhcpd.inotify import (
     IN_CLOSE_WRITE,
     IN_DELETE,
@@ -262,8 +262,8 @@ class DhcpService(Service):
 
     def learn(self, name: str, quiet: bool = False) -> None:
         """(Re)read the binding file ``name``; serve it if its interface exists."""
-        if name.startswith(".") or "/" in name:
-            return  # an editor's or a writer's temporary file
+        if name.startswith(".") or not is_interface_name(name):
+            return  # an editor's or a writer's temporary file, or no interface's (never logged: it may hold a newline)
         path = os.path.join(self.cfg.NFDHCPD_STATE_DIR, name)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
