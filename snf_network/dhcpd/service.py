@@ -118,6 +118,23 @@ def link_messages(data: bytes) -> list[tuple[int, int, str]]:
     return found
 
 
+def directory_problem(path: str) -> str:
+    """Why bindings in ``path`` cannot be trusted ('' when they can): whoever can write a binding
+    decides which VM gets which address, so only root (or the daemon's own user) may."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror}"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"{path} is not a directory"
+    if info.st_uid not in (0, os.geteuid()):
+        return f"{path} belongs to uid {info.st_uid}, not root: its bindings cannot be trusted"
+    if info.st_mode & 0o002 or (info.st_mode & 0o020 and info.st_gid != 0):
+        return f"{path} is writable by {'everyone' if info.st_mode & 0o002 else 'group ' + str(info.st_gid)}: " \
+               "its bindings cannot be trusted"
+    return ""
+
+
 class DhcpService(Service):
     name = "snf-dhcpd"
 
@@ -147,6 +164,9 @@ class DhcpService(Service):
         self.netlink = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK, NETLINK_ROUTE)
         self.netlink.bind((0, RTMGRP_LINK))
         self.loop.add_reader(self.netlink.fileno(), self._on_link_change)
+        problem = directory_problem(self.cfg.NFDHCPD_STATE_DIR)
+        if problem:
+            raise RuntimeError(problem)
         self._watch(self.cfg.NFDHCPD_STATE_DIR)
         self.rescan()
         try:
@@ -174,6 +194,12 @@ class DhcpService(Service):
         settings = Settings.from_config(cfg)  # raises on a bad file: the old one keeps running
         if cfg.DHCP_SERVER != "snf-dhcpd":
             self.logger.info(f"DHCP_SERVER is {cfg.DHCP_SERVER} now: stopping")
+            self.done.set()
+            self.wakeup.set()
+            return
+        problem = directory_problem(cfg.NFDHCPD_STATE_DIR)
+        if problem:  # stop serving what anyone may have written; systemd's restarts will say why too
+            self.failure = problem
             self.done.set()
             self.wakeup.set()
             return

@@ -404,6 +404,21 @@ def test_switching_dhcp_server_to_nfdhcpd_stops_it(node: Node) -> None:
     node.daemon.start()
 
 
+def test_a_binding_directory_anyone_can_write_stops_it(node: Node, routed: Vm) -> None:
+    # Whoever writes a binding decides which VM gets which address: a careless
+    # chmod must not leave the daemon serving whatever a local user puts there.
+    directory = node.lab.workdir / "nfdhcpd"
+    directory.chmod(0o777)
+    try:
+        node.daemon.signal(signal.SIGHUP)
+        assert node.daemon.process is not None and node.daemon.process.wait(timeout=10) == 1
+        assert "nfdhcpd is writable by everyone: its bindings cannot be trusted" in node.daemon.log()
+    finally:
+        directory.chmod(0o755)
+    node.daemon.start()
+    assert node.daemon.served(routed.tap)
+
+
 def test_losing_the_binding_directory_stops_it_with_an_error_for_systemd_to_restart(node: Node) -> None:
     # Last in the module: the daemon does not come back.
     directory = node.lab.workdir / "nfdhcpd"

@@ -91,3 +91,23 @@ def test_node_interfaces_are_told_from_nic_interfaces(tmp_path) -> None:
         "it is the loopback", "it is a bridge", "it is a bond", "it is a hardware device"]
     assert links.why("vif3.0", -1) == "" and links.why("tap1", -1) == ""
     assert links.why("tap1", socket.if_nametoindex("lo")) == "it holds an address of the node"  # 127.0.0.1
+
+
+def test_a_binding_directory_others_can_write_is_not_trusted(tmp_path: Path) -> None:
+    from snf_network.dhcpd.service import directory_problem
+
+    directory = tmp_path / "nfdhcpd"
+    directory.mkdir(mode=0o755)
+    directory.chmod(0o755)
+    assert directory_problem(str(directory)) == ""
+    directory.chmod(0o1777)  # sticky or not: anyone can add a binding
+    assert "writable by everyone" in directory_problem(str(directory))
+    if os.geteuid() == 0:  # a group other than root's that may write
+        directory.chmod(0o775)
+        os.chown(directory, 0, 4242)
+        assert "writable by group 4242" in directory_problem(str(directory))
+        os.chown(directory, 4242, 0)
+        directory.chmod(0o755)
+        assert "belongs to uid 4242" in directory_problem(str(directory))
+    (tmp_path / "file").write_text("")
+    assert "is not a directory" in directory_problem(str(tmp_path / "file"))
