@@ -156,6 +156,8 @@ class DhcpService(Service):
         self.done = asyncio.Event()
         self.wakeup = asyncio.Event()  # set by done and by reload: the RA timer looks again
         self.failure = ""
+        self.advertising: asyncio.TimerHandle | None = None  # a reload's RAs, when due
+        self.advertised_at = -10.0
 
     # -- lifetime -------------------------------------------------------------
     async def serve(self) -> None:
@@ -215,7 +217,7 @@ class DhcpService(Service):
         self.rescan(quiet=True)
         self.wakeup.set()  # RA_PERIOD may have changed
         assert self.loop is not None
-        self.loop.call_later(0.002, self.advertise_all)  # DNS servers, search list or MTU may have changed
+        self._advertise_soon()  # DNS servers, search list or MTU may have changed
         self.logger.info(f"reload: {len(self.served)} bindings read in {(time.perf_counter() - start) * 1000:.1f} ms")
 
     def stop(self) -> None:
@@ -523,6 +525,20 @@ class DhcpService(Service):
             port.sock.send(frame)
         except OSError as exc:
             self.logger.warning(f"{binding.interface}: cannot send a router advertisement: {exc.strerror}")
+
+    def _advertise_soon(self) -> None:
+        """Every NIC's RA a moment from now, and at most once a second: a storm of SIGHUPs (a
+        configuration tool reloading in a loop) must not become a storm of RAs to every VM."""
+        if self.advertising is not None:
+            return
+        assert self.loop is not None
+        delay = max(0.002, self.advertised_at + 1.0 - time.monotonic())
+        self.advertising = self.loop.call_later(delay, self._advertise_now)
+
+    def _advertise_now(self) -> None:
+        self.advertising = None
+        self.advertised_at = time.monotonic()
+        self.advertise_all()
 
     def advertise_all(self) -> None:
         for entry in self.served.values():

@@ -366,6 +366,18 @@ def test_router_advertisements_come_unsolicited_every_ra_period(node: Node, rout
         node.daemon.signal(signal.SIGHUP)
 
 
+def test_a_storm_of_sighups_is_not_a_storm_of_router_advertisements(node: Node, routed: Vm) -> None:
+    sniffer = node.lab.sniff(routed.name, "eth0", seconds=2.0)
+    for _ in range(30):
+        node.daemon.signal(signal.SIGHUP)
+        time.sleep(0.02)
+    advertisements = [frame for frame in sniffer.frames() if frame[12:14] == b"\x86\xdd" and frame[20] == 58
+                      and frame[54] == 134 and frame[38:54] == bytes.fromhex("ff02" + "00" * 13 + "01")]
+    assert 1 <= len(advertisements) <= 3, f"{len(advertisements)} RAs for 30 SIGHUPs in 0.6 s"
+    assert node.daemon.process is not None and node.daemon.process.poll() is None
+    assert udhcpc(node.lab, routed, tries=2) is not None
+
+
 def test_sigterm_stops_promptly_and_a_restart_serves_existing_bindings_at_once(node: Node, routed: Vm) -> None:
     took = node.daemon.stop()
     print(f"snf-dhcpd stopped {took * 1000:.0f} ms after SIGTERM")
