@@ -31,6 +31,11 @@ INFORMATION_REQUEST, REPLY = 11, 7
 OPT_CLIENTID, OPT_SERVERID, OPT_DNS_SERVERS, OPT_DOMAIN_LIST = 1, 2, 23, 24
 
 
+# Real clients send a dozen or two options; a message of hundreds of tiny
+# ones exists only to make the parser (a Python loop) work.
+MAX_OPTIONS = 64
+
+
 class Malformed(ValueError):
     """A frame that is not what its headers claim."""
 
@@ -100,14 +105,17 @@ def dhcp(payload: bytes) -> Dhcp:
     if htype != 1 or hlen != 6:
         raise Malformed("not an Ethernet client")
     parts: dict[int, list[bytes]] = {}
-    at = 240
+    at, count = 240, 0
     while at < len(payload):
         code = payload[at]
         if code == 255:
             break
-        if code == 0:
-            at += 1
+        if code == 0:  # a run of pads, skipped at C speed rather than byte by byte
+            at = len(payload) - len(payload[at:].lstrip(b"\0"))
             continue
+        count += 1
+        if count > MAX_OPTIONS:
+            raise Malformed(f"more than {MAX_OPTIONS} options")
         if at + 2 > len(payload) or at + 2 + payload[at + 1] > len(payload):
             raise Malformed("a DHCP option runs past the end")
         length = payload[at + 1]
@@ -155,8 +163,11 @@ def udp6(packet: Ip6Packet) -> tuple[int, int, bytes]:
 
 def dhcpv6_options(data: bytes) -> dict[int, bytes]:
     options: dict[int, bytes] = {}
-    at = 0
+    at = count = 0
     while at < len(data):
+        count += 1
+        if count > MAX_OPTIONS:
+            raise Malformed(f"more than {MAX_OPTIONS} options")
         if at + 4 > len(data):
             raise Malformed("truncated DHCPv6 option")
         code, length = struct.unpack_from("!HH", data, at)

@@ -280,3 +280,15 @@ def test_repeated_options_are_concatenated_in_order() -> None:
     head = bytes([1, 1, 6, 0]) + b"\0" * 232 + codec.MAGIC
     message = codec.dhcp(head + b"\x35\x01\x01" + b"\x0c\x01a\x0c\x01b\x00\x0c\x02cd\xff")
     assert message.options[12] == b"abcd" and message.message_type == codec.DISCOVER
+
+
+def test_hundreds_of_tiny_options_are_malformed_and_pads_still_skipped() -> None:
+    from snf_network.dhcpd import codec
+
+    head = bytes([1, 1, 6, 0]) + b"\0" * 232 + codec.MAGIC
+    with pytest.raises(codec.Malformed, match="more than 64 options"):
+        codec.dhcp(head + b"\x35\x01\x01" + b"\x0c\x01a" * 500)
+    with pytest.raises(codec.Malformed, match="more than 64 options"):
+        codec.dhcpv6_options(b"\x00\x10\x00\x00" * 300)
+    message = codec.dhcp(head + b"\0" * 1500 + b"\x35\x01\x03" + b"\0" * 7 + b"\x0c\x02vm\xff")
+    assert message.message_type == codec.REQUEST and message.options[12] == b"vm"
