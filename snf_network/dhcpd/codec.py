@@ -251,8 +251,15 @@ def dns_names(names: tuple[str, ...]) -> bytes:
     """Domain names in DNS wire format, uncompressed (RFC 1035 3.1), as DHCPv6 and DNSSL carry them."""
     out = b""
     for name in names:
-        for label in name.rstrip(".").split("."):
-            encoded = label.encode("idna") if not label.isascii() else label.encode()
-            out += bytes([len(encoded)]) + encoded
-        out += b"\0"
+        try:
+            labels = [label.encode("idna") if not label.isascii() else label.encode()
+                      for label in name.rstrip(".").split(".")]
+        except UnicodeError:
+            continue
+        # A label of 64 bytes or more would be read as a compression pointer or worse, an empty one
+        # ends the name early, and bytes() cannot hold 256: such a name (a binding's HOSTNAME is
+        # anyone's text) is left out rather than sent corrupt or stopping the RA.
+        if any(not 0 < len(label) < 64 for label in labels) or sum(len(label) + 1 for label in labels) > 254:
+            continue
+        out += b"".join(bytes([len(label)]) + label for label in labels) + b"\0"
     return out

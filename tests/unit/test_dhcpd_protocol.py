@@ -292,3 +292,16 @@ def test_hundreds_of_tiny_options_are_malformed_and_pads_still_skipped() -> None
         codec.dhcpv6_options(b"\x00\x10\x00\x00" * 300)
     message = codec.dhcp(head + b"\0" * 1500 + b"\x35\x01\x03" + b"\0" * 7 + b"\x0c\x02vm\xff")
     assert message.message_type == codec.REQUEST and message.options[12] == b"vm"
+
+
+@pytest.mark.parametrize("hostname", ["vm." + "a" * 300 + ".org", "vm." + "b" * 64 + ".org", "vm.a..org"])
+def test_a_hostname_no_dns_name_can_hold_gives_no_search_list_rather_than_a_corrupt_or_no_ra(hostname) -> None:
+    # No DHCP_DOMAINS6 or DHCP_DOMAIN: the search list is the binding's HOSTNAME after its first dot.
+    settings = Settings.from_config(config.from_text("DHCP_NAMESERVERS6=2001:db8:53::53\n"))
+    binding = served(BINDING.replace("HOSTNAME=vm1.example.org", f"HOSTNAME={hostname}"))
+    ra = Ether(router_advertisement(binding, settings, SERVER_MAC, bytes(16), b"\xff" * 6))
+    assert ra[ICMPv6NDOptRDNSS].dns == ["2001:db8:53::53"] and ICMPv6NDOptDNSSL not in ra
+    reply = one_reply(frames.rs(MAC), binding, settings)
+    assert ICMPv6NDOptDNSSL not in reply
+    six = one_reply(frames.info_request(MAC), binding, settings)
+    assert DHCP6OptDNSServers in six and DHCP6OptDNSDomains not in six
