@@ -161,6 +161,8 @@ class DhcpService(Service):
 
     # -- lifetime -------------------------------------------------------------
     async def serve(self) -> None:
+        if self.cfg.DHCPD_STATUS_FILE:
+            status.claim(self.cfg.DHCPD_STATUS_FILE)
         self.loop = asyncio.get_running_loop()
         self.loop.add_signal_handler(signal.SIGUSR1, self.dump)
         self.netlink = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK, NETLINK_ROUTE)

@@ -31,6 +31,34 @@ def write(path: str, rows: dict[str, dict[str, object]]) -> None:
     os.replace(temporary, path)
 
 
+def claim(path: str) -> None:
+    """Make ``path`` ours to write, or raise ValueError: it is some other file (a mistyped
+    DHCPD_STATUS_FILE must not replace, and at exit delete, /etc/something), or another
+    snf-dhcpd still running writes it (two daemons would both answer every request)."""
+    if not os.path.lexists(path):
+        return
+    try:
+        if os.path.islink(path) or not os.path.isfile(path):
+            raise TypeError
+        with open(path, encoding="utf-8") as handle:
+            content = json.load(handle)
+        pid = int(content["pid"])
+        if not isinstance(content["interfaces"], dict):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError, UnicodeError):
+        raise ValueError(f"{path} exists and is not snf-dhcpd's status file: DHCPD_STATUS_FILE must name "
+                         "a file of its own") from None
+    if pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return  # a daemon that died: its file is ours now
+    except PermissionError:
+        pass
+    raise ValueError(f"another snf-dhcpd (pid {pid}) is running with status file {path}")
+
+
 def remove(path: str) -> None:
     if path:
         try:

@@ -337,6 +337,17 @@ def test_sigusr1_dumps_the_table_to_the_log(node: Node, routed: Vm) -> None:
     node.daemon.wait_for(lambda: f"{routed.tap}: served aa:00:00:12:34:56" in node.daemon.log(), "the dump")
 
 
+def test_a_second_daemon_refuses_to_start_beside_the_first(node: Node, routed: Vm) -> None:
+    # Started by hand while systemd's runs, both would answer every request, and
+    # the second's exit would delete the first's status file.
+    env = {"PATH": os.environ["PATH"], "SNF_NETWORK_CONFIG": str(node.lab.config_path)}
+    second = subprocess.run(["ip", "netns", "exec", node.lab.node, "timeout", "5",
+                             str(node.lab.program_path("snf-dhcpd")), "--foreground"],
+                            env=env, capture_output=True, text=True, check=False)
+    assert second.returncode == 1 and "another snf-dhcpd" in second.stderr, second
+    assert node.daemon.served(routed.tap)
+
+
 def test_sighup_reloads_the_configuration(node: Node, routed: Vm) -> None:
     node.config("DHCP_NAMESERVERS='192.0.2.54 192.0.2.55'\n")
     try:
