@@ -211,7 +211,11 @@ def test_a_binding_naming_the_uplink_or_a_bridge_is_not_served_there(node: Node)
     # sent router advertisements to the whole upstream network.
     lab = node.lab
     mac = lab.ns(lab.upstream, "cat", "/sys/class/net/up0/address").stdout.strip()
-    for name, peer_ns, peer in (("eth0", lab.upstream, "up0"), ("br0", "", "")):
+    # An overlay's VXLAN device on the uplink, with no address (as a bridged network's bridge port is;
+    # a VLAN of eth0 would do too, but this kernel has no 8021q).
+    lab.ns(lab.node, "ip", "link", "add", "vx7", "type", "vxlan", "id", "7", "dstport", "4789", "dev", "eth0")
+    lab.ns(lab.node, "ip", "link", "set", "vx7", "up")
+    for name, peer_ns, peer in (("eth0", lab.upstream, "up0"), ("br0", "", ""), ("vx7", "", "")):
         sniffer = lab.sniff(peer_ns, peer) if peer_ns else None
         binding = lab.workdir / "nfdhcpd" / name
         binding.write_text(render({"IP": "192.0.2.77", "MAC": mac, "HOSTNAME": "stray.example.org",
@@ -226,7 +230,9 @@ def test_a_binding_naming_the_uplink_or_a_bridge_is_not_served_there(node: Node)
             assert f"{name}: not served: a node interface, not a NIC's" in node.daemon.status(), node.daemon.status()
         finally:
             binding.unlink()
+    lab.ns(lab.node, "ip", "link", "del", "vx7")
     node.daemon.wait_for(lambda: "eth0" not in node.daemon.status(), "the bindings to go")
+    assert "vx7: a node interface, not a NIC's: its kind is vxlan, never a NIC's" in node.daemon.log()
 
 
 def malformed_frames(templates: list[bytes], seed: int = 10) -> list[bytes]:
