@@ -27,7 +27,7 @@ class BindingError(ValueError):
 def is_interface_name(name: str) -> bool:
     """What the kernel accepts as an interface name (dev_valid_name): a binding's file name and INDEV
     are used in /sys paths and log lines, so '../..', newlines and the like must never get that far."""
-    return (0 < len(name.encode()) <= 15 and name not in (".", "..")
+    return (0 < len(name.encode("utf-8", "surrogateescape")) <= 15 and name not in (".", "..")
             and not any(c in "/:" or c.isspace() or not c.isprintable() for c in name))
 
 

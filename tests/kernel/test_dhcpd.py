@@ -235,6 +235,24 @@ def test_a_binding_naming_the_uplink_or_a_bridge_is_not_served_there(node: Node)
     assert "vx7: a node interface, not a NIC's: its kind is vxlan, never a NIC's" in node.daemon.log()
 
 
+def test_binding_files_no_interface_could_be_named_are_skipped(node: Node, routed: Vm) -> None:
+    # A name that is not UTF-8, or holds a newline: skipped, at inotify time and at a reload's rescan.
+    directory = bytes(node.lab.workdir / "nfdhcpd")
+    names = [b"tap\xff", b"tap1\nforged: line"]
+    for name in names:
+        with open(directory + b"/" + name, "w") as handle:
+            handle.write("MAC=aa:00:00:12:34:56\nHOSTNAME=x\n")
+    try:
+        done = node.daemon.log().count("reload: done")
+        node.daemon.signal(signal.SIGHUP)
+        node.daemon.wait_for(lambda: node.daemon.log().count("reload: done") > done, "the reload")
+        assert node.daemon.process is not None and node.daemon.process.poll() is None
+        assert "forged" not in node.daemon.log() and node.daemon.served(routed.tap)
+    finally:
+        for name in names:
+            os.unlink(directory + b"/" + name)
+
+
 def malformed_frames(templates: list[bytes], seed: int = 10) -> list[bytes]:
     """Every truncation of each template, and random corruptions of it."""
     rng = random.Random(seed)

@@ -85,7 +85,8 @@ def test_render_refuses_what_nfdhcpd_would_read_back_differently() -> None:
     assert render({"IP": "", "MAC": "aa:bb:cc:dd:ee:ff"}) == "MAC=aa:bb:cc:dd:ee:ff\n"
 
 
-@pytest.mark.parametrize("name", ["tap1\nsnf-dhcpd: CRITICAL: forged", "..", "a-name-far-too-long", "tap:1", ""])
+@pytest.mark.parametrize("name", ["tap1\nsnf-dhcpd: CRITICAL: forged", "tap\udcff", "..", "a-name-far-too-long",
+                                  "tap:1", ""])
 def test_a_file_name_that_is_no_interface_name_is_refused(name: str) -> None:
     with pytest.raises(BindingError, match="the file name is not an interface name"):
         load(name, "MAC=aa:bb:cc:dd:ee:ff\nHOSTNAME=x\n")
