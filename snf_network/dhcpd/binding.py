@@ -24,6 +24,13 @@ class BindingError(ValueError):
     pass
 
 
+def is_interface_name(name: str) -> bool:
+    """What the kernel accepts as an interface name (dev_valid_name): a binding's file name and INDEV
+    are used in /sys paths and log lines, so '../..', newlines and the like must never get that far."""
+    return (0 < len(name.encode("utf-8", "surrogateescape")) <= 15 and name not in (".", "..")
+            and not any(c in "/:" or c.isspace() or not c.isprintable() for c in name))
+
+
 def render(values: dict[str, str]) -> str:
     """The file's text: one line per set key; unset (empty) keys are left out, never written empty."""
     lines = []
@@ -91,6 +98,9 @@ class Binding:
             raise BindingError(f"MAC is not a MAC address: {values['MAC']!r}")
         self.interface = interface
         self.indev = values.get("INDEV", interface)
+        for what, name in (("the file name", interface), ("INDEV", self.indev)):
+            if not is_interface_name(name):
+                raise BindingError(f"{what} is not an interface name: {name!r}")
         self.mac = bytes.fromhex(mac.replace(":", ""))
         self.hostname = values["HOSTNAME"]
         self.ip: IPv4Address | None = address("IP", IPv4Address)  # type: ignore[assignment]

@@ -21,12 +21,18 @@ PACKET_IGNORE_OUTGOING = 23
 SNAP = 0x40000  # whole frames, jumbo ones too
 
 # Classic BPF opcodes (linux/filter.h).
-LD_H_ABS, LD_B_ABS, LDX_B_MSH, LD_H_IND = 0x28, 0x30, 0xB1, 0x48
+LD_W_ABS, LD_H_ABS, LD_B_ABS, LDX_B_MSH, LD_H_IND = 0x20, 0x28, 0x30, 0xB1, 0x48
 JEQ, JSET, RET = 0x15, 0x45, 0x06
+# An ancillary load: A = 1 when the frame came with a VLAN tag (SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT).
+VLAN_TAG_PRESENT = (-0x1000 + 48) & 0xFFFFFFFF
 
 # (label, opcode, k, label if true, label if false): assembled by ``assemble``.
 SOURCE: list[tuple[str, int, int, str, str]] = [
-    ("", LD_H_ABS, 12, "", ""),                # A = ethertype
+    # The kernel takes a VLAN tag off before a packet socket sees the frame:
+    # a request on a guest's VLAN sub-interface is not one on its NIC.
+    ("", LD_W_ABS, VLAN_TAG_PRESENT, "", ""),
+    ("", JEQ, 0, "untagged", "drop"),
+    ("untagged", LD_H_ABS, 12, "", ""),        # A = ethertype
     ("", JEQ, 0x0800, "ip4", "not4"),
     ("ip4", LD_B_ABS, 23, "", ""),             # A = IPv4 protocol
     ("", JEQ, 17, "udp4", "drop"),

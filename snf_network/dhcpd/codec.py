@@ -31,6 +31,11 @@ INFORMATION_REQUEST, REPLY = 11, 7
 OPT_CLIENTID, OPT_SERVERID, OPT_DNS_SERVERS, OPT_DOMAIN_LIST = 1, 2, 23, 24
 
 
+# Real clients send a dozen or two options; a message of hundreds of tiny
+# ones exists only to make the parser (a Python loop) work.
+MAX_OPTIONS = 64
+
+
 class Malformed(ValueError):
     """A frame that is not what its headers claim."""
 
@@ -99,21 +104,26 @@ def dhcp(payload: bytes) -> Dhcp:
     op, htype, hlen = payload[0], payload[1], payload[2]
     if htype != 1 or hlen != 6:
         raise Malformed("not an Ethernet client")
-    options: dict[int, bytes] = {}
-    at = 240
+    parts: dict[int, list[bytes]] = {}
+    at, count = 240, 0
     while at < len(payload):
         code = payload[at]
         if code == 255:
             break
-        if code == 0:
-            at += 1
+        if code == 0:  # a run of pads, skipped at C speed rather than byte by byte
+            at = len(payload) - len(payload[at:].lstrip(b"\0"))
             continue
+        count += 1
+        if count > MAX_OPTIONS:
+            raise Malformed(f"more than {MAX_OPTIONS} options")
         if at + 2 > len(payload) or at + 2 + payload[at + 1] > len(payload):
             raise Malformed("a DHCP option runs past the end")
         length = payload[at + 1]
-        # RFC 3396: a repeated option's values are concatenated.
-        options[code] = options.get(code, b"") + payload[at + 2 : at + 2 + length]
+        # RFC 3396: a repeated option's values are concatenated (joined once at
+        # the end: appending to bytes each time is quadratic in the repeats).
+        parts.setdefault(code, []).append(payload[at + 2 : at + 2 + length])
         at += 2 + length
+    options = {code: b"".join(values) for code, values in parts.items()}
     return Dhcp(op, payload[4:8], int.from_bytes(payload[10:12], "big"), payload[12:16], payload[28:34], options)
 
 
@@ -153,8 +163,11 @@ def udp6(packet: Ip6Packet) -> tuple[int, int, bytes]:
 
 def dhcpv6_options(data: bytes) -> dict[int, bytes]:
     options: dict[int, bytes] = {}
-    at = 0
+    at = count = 0
     while at < len(data):
+        count += 1
+        if count > MAX_OPTIONS:
+            raise Malformed(f"more than {MAX_OPTIONS} options")
         if at + 4 > len(data):
             raise Malformed("truncated DHCPv6 option")
         code, length = struct.unpack_from("!HH", data, at)
@@ -238,8 +251,15 @@ def dns_names(names: tuple[str, ...]) -> bytes:
     """Domain names in DNS wire format, uncompressed (RFC 1035 3.1), as DHCPv6 and DNSSL carry them."""
     out = b""
     for name in names:
-        for label in name.rstrip(".").split("."):
-            encoded = label.encode("idna") if not label.isascii() else label.encode()
-            out += bytes([len(encoded)]) + encoded
-        out += b"\0"
+        try:
+            labels = [label.encode("idna") if not label.isascii() else label.encode()
+                      for label in name.rstrip(".").split(".")]
+        except UnicodeError:
+            continue
+        # A label of 64 bytes or more would be read as a compression pointer or worse, an empty one
+        # ends the name early, and bytes() cannot hold 256: such a name (a binding's HOSTNAME is
+        # anyone's text) is left out rather than sent corrupt or stopping the RA.
+        if any(not 0 < len(label) < 64 for label in labels) or sum(len(label) + 1 for label in labels) > 254:
+            continue
+        out += b"".join(bytes([len(label)]) + label for label in labels) + b"\0"
     return out

@@ -20,6 +20,12 @@ ZERO4 = b"\0" * 4
 ZERO6 = b"\0" * 16
 # RFC 4861 6.2.1: AdvDefaultLifetime at most 9000 s.
 MAX_ROUTER_LIFETIME = 9000
+# The largest request frame read. Clients' DHCP, RS, NS and DHCPv6 requests
+# are a few hundred bytes; a tap (unlike a veth) takes frames far past its
+# MTU from the guest, and a 64 KB DHCP message of pads or repeated options
+# costs 10-40 ms of parsing: a thousand a second from one VM would stop the
+# daemon answering every other NIC.
+MAX_REQUEST = 2048
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,8 @@ def answer(data: bytes, binding: Binding, settings: Settings, server_mac: bytes,
     next request of the same kind differs only there, and costs a patch of
     the xid and of the UDP checksum instead of a whole build.
     """
+    if len(data) > MAX_REQUEST:
+        return Reply(ignored=f"larger than any request ({len(data)} bytes)")
     try:
         frame = codec.ethernet(data)
         if frame.ethertype == codec.ETH_IP:
@@ -244,8 +252,9 @@ def router_advertisement(binding: Binding, settings: Settings, server_mac: bytes
         servers = b"".join(IPv6Address(ns).packed for ns in settings.nameservers6)
         body += struct.pack("!BBHI", 25, 1 + 2 * len(settings.nameservers6), 0, dns_lifetime) + servers
     names = codec.dns_names(settings.search_list(binding))
-    names += b"\0" * (-len(names) % 8)
-    body += struct.pack("!BBHI", 31, 1 + len(names) // 8, 0, dns_lifetime) + names
+    if names:
+        names += b"\0" * (-len(names) % 8)
+        body += struct.pack("!BBHI", 31, 1 + len(names) // 8, 0, dns_lifetime) + names
     return codec.ipv6_frame(server_mac, dst_mac, codec.link_local(server_mac), dst, codec.ICMPV6, 255, body, 2)
 
 
@@ -295,7 +304,9 @@ def _dhcp6(packet: codec.Ip6Packet, frame: codec.Frame, binding: Binding, settin
         reply.insert(0, (codec.OPT_CLIENTID, options[codec.OPT_CLIENTID]))
     if settings.nameservers6:
         reply.append((codec.OPT_DNS_SERVERS, b"".join(IPv6Address(ns).packed for ns in settings.nameservers6)))
-    reply.append((codec.OPT_DOMAIN_LIST, codec.dns_names(settings.search_list(binding))))
+    names = codec.dns_names(settings.search_list(binding))
+    if names:
+        reply.append((codec.OPT_DOMAIN_LIST, names))
     body = bytes([codec.REPLY]) + transaction + b"".join(struct.pack("!HH", code, len(value)) + value
                                                            for code, value in reply)
     return Reply((codec.udp6_frame(server_mac, frame.src, codec.link_local(server_mac), packet.src, 547, sport,

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from snf_network import config as config_module
 from snf_network.config import Config
 from snf_network.dhcpd import bpf, codec, status
-from snf_network.dhcpd.binding import Binding, BindingError, load
+from snf_network.dhcpd.binding import Binding, BindingError, is_interface_name, load
 from snf_network.dhcpd.inotify import (
     IN_CLOSE_WRITE,
     IN_DELETE,
@@ -35,7 +35,8 @@ from snf_network.dhcpd.inotify import (
     IN_Q_OVERFLOW,
     Watch,
 )
-from snf_network.dhcpd.protocol import Settings, answer, router_advertisement
+from snf_network.dhcpd.nodelinks import NodeInterfaces
+from snf_network.dhcpd.protocol import MAX_REQUEST, Settings, answer, router_advertisement
 from snf_network.services.daemon import Service
 
 NETLINK_ROUTE, RTMGRP_LINK = 0, 1
@@ -117,6 +118,23 @@ def link_messages(data: bytes) -> list[tuple[int, int, str]]:
     return found
 
 
+def directory_problem(path: str) -> str:
+    """Why bindings in ``path`` cannot be trusted ('' when they can): whoever can write a binding
+    decides which VM gets which address, so only root (or the daemon's own user) may."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror}"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"{path} is not a directory"
+    if info.st_uid not in (0, os.geteuid()):
+        return f"{path} belongs to uid {info.st_uid}, not root: its bindings cannot be trusted"
+    if info.st_mode & 0o002 or (info.st_mode & 0o020 and info.st_gid != 0):
+        return f"{path} is writable by {'everyone' if info.st_mode & 0o002 else 'group ' + str(info.st_gid)}: " \
+               "its bindings cannot be trusted"
+    return ""
+
+
 class DhcpService(Service):
     name = "snf-dhcpd"
 
@@ -128,6 +146,7 @@ class DhcpService(Service):
         self.served: dict[str, Served] = {}
         self.ports: dict[str, Port] = {}  # by interface name
         self.by_index: dict[int, Port] = {}
+        self.node_interfaces = NodeInterfaces()
         self.publishing = False
         self.rejected: dict[str, str] = {}  # binding files we could not read, and why
         self.watch: Watch | None = None
@@ -137,14 +156,21 @@ class DhcpService(Service):
         self.done = asyncio.Event()
         self.wakeup = asyncio.Event()  # set by done and by reload: the RA timer looks again
         self.failure = ""
+        self.advertising: asyncio.TimerHandle | None = None  # a reload's RAs, when due
+        self.advertised_at = -10.0
 
     # -- lifetime -------------------------------------------------------------
     async def serve(self) -> None:
+        if self.cfg.DHCPD_STATUS_FILE:
+            status.claim(self.cfg.DHCPD_STATUS_FILE)
         self.loop = asyncio.get_running_loop()
         self.loop.add_signal_handler(signal.SIGUSR1, self.dump)
         self.netlink = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK, NETLINK_ROUTE)
         self.netlink.bind((0, RTMGRP_LINK))
         self.loop.add_reader(self.netlink.fileno(), self._on_link_change)
+        problem = directory_problem(self.cfg.NFDHCPD_STATE_DIR)
+        if problem:
+            raise RuntimeError(problem)
         self._watch(self.cfg.NFDHCPD_STATE_DIR)
         self.rescan()
         try:
@@ -175,6 +201,12 @@ class DhcpService(Service):
             self.done.set()
             self.wakeup.set()
             return
+        problem = directory_problem(cfg.NFDHCPD_STATE_DIR)
+        if problem:  # stop serving what anyone may have written; systemd's restarts will say why too
+            self.failure = problem
+            self.done.set()
+            self.wakeup.set()
+            return
         start = time.perf_counter()
         moved = cfg.NFDHCPD_STATE_DIR != self.cfg.NFDHCPD_STATE_DIR
         self.cfg, self.settings = cfg, settings
@@ -187,7 +219,7 @@ class DhcpService(Service):
         self.rescan(quiet=True)
         self.wakeup.set()  # RA_PERIOD may have changed
         assert self.loop is not None
-        self.loop.call_later(0.002, self.advertise_all)  # DNS servers, search list or MTU may have changed
+        self._advertise_soon()  # DNS servers, search list or MTU may have changed
         self.logger.info(f"reload: {len(self.served)} bindings read in {(time.perf_counter() - start) * 1000:.1f} ms")
 
     def stop(self) -> None:
@@ -260,8 +292,8 @@ class DhcpService(Service):
 
     def learn(self, name: str, quiet: bool = False) -> None:
         """(Re)read the binding file ``name``; serve it if its interface exists."""
-        if name.startswith(".") or "/" in name:
-            return  # an editor's or a writer's temporary file
+        if name.startswith(".") or not is_interface_name(name):
+            return  # an editor's or a writer's temporary file, or no interface's (never logged: it may hold a newline)
         path = os.path.join(self.cfg.NFDHCPD_STATE_DIR, name)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -366,6 +398,12 @@ class DhcpService(Service):
             entry.reason = f"INDEV {entry.binding.indev} does not exist"
             return
         if port is None:
+            why = self.node_interfaces.why(name, index)
+            if why:
+                # Never a router on the node's uplink or a whole bridge, whatever a file says.
+                entry.reason = f"a node interface, not a NIC's: {why}"
+                self.logger.warning(f"{name}: {entry.reason}")
+                return
             try:
                 sock = bpf.open_socket(name)
             except OSError as exc:
@@ -417,7 +455,7 @@ class DhcpService(Service):
                 return
             port.frames += 1
             try:
-                data = sock.recv(bpf.SNAP)
+                data = sock.recv(MAX_REQUEST + 1)  # a longer frame is cut, and ignored as too long
             except BlockingIOError:
                 return
             except OSError as exc:  # ENETDOWN: the interface went away under the socket
@@ -489,6 +527,20 @@ class DhcpService(Service):
             port.sock.send(frame)
         except OSError as exc:
             self.logger.warning(f"{binding.interface}: cannot send a router advertisement: {exc.strerror}")
+
+    def _advertise_soon(self) -> None:
+        """Every NIC's RA a moment from now, and at most once a second: a storm of SIGHUPs (a
+        configuration tool reloading in a loop) must not become a storm of RAs to every VM."""
+        if self.advertising is not None:
+            return
+        assert self.loop is not None
+        delay = max(0.002, self.advertised_at + 1.0 - time.monotonic())
+        self.advertising = self.loop.call_later(delay, self._advertise_now)
+
+    def _advertise_now(self) -> None:
+        self.advertising = None
+        self.advertised_at = time.monotonic()
+        self.advertise_all()
 
     def advertise_all(self) -> None:
         for entry in self.served.values():

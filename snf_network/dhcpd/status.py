@@ -16,10 +16,47 @@ def write(path: str, rows: dict[str, dict[str, object]]) -> None:
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o755, exist_ok=True)  # systemd makes it (RuntimeDirectory=); by hand, we do
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}")
-    with open(temporary, "w", encoding="utf-8") as handle:
+    # The name is predictable: in a directory others can write (an operator's
+    # DHCPD_STATUS_FILE=/tmp/...), a symlink planted there must not make the
+    # daemon (root, when started by hand) truncate the file it points to.
+    # Never followed, always a new file of our own.
+    try:
+        os.unlink(temporary)
+    except FileNotFoundError:
+        pass
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump({"pid": os.getpid(), "interfaces": rows}, handle, indent=1, sort_keys=True)
-    os.chmod(temporary, 0o644)
+        os.fchmod(handle.fileno(), 0o644)
     os.replace(temporary, path)
+
+
+def claim(path: str) -> None:
+    """Make ``path`` ours to write, or raise ValueError: it is some other file (a mistyped
+    DHCPD_STATUS_FILE must not replace, and at exit delete, /etc/something), or another
+    snf-dhcpd still running writes it (two daemons would both answer every request)."""
+    if not os.path.lexists(path):
+        return
+    try:
+        if os.path.islink(path) or not os.path.isfile(path):
+            raise TypeError
+        with open(path, encoding="utf-8") as handle:
+            content = json.load(handle)
+        pid = int(content["pid"])
+        if not isinstance(content["interfaces"], dict):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError, UnicodeError):
+        raise ValueError(f"{path} exists and is not snf-dhcpd's status file: DHCPD_STATUS_FILE must name "
+                         "a file of its own") from None
+    if pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return  # a daemon that died: its file is ours now
+    except PermissionError:
+        pass
+    raise ValueError(f"another snf-dhcpd (pid {pid}) is running with status file {path}")
 
 
 def remove(path: str) -> None:

@@ -34,14 +34,14 @@ class Daemon:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, unprivileged: bool = False) -> None:
-        """Start snf-dhcpd as root, or (``unprivileged``) as nobody with only the unit's two capabilities."""
+        """Start snf-dhcpd as root, or (``unprivileged``) as nobody with only the unit's capability, CAP_NET_RAW."""
         (self.lab.workdir / "nfdhcpd").mkdir(exist_ok=True)
         self.status_path.parent.mkdir(exist_ok=True)
         log = self.log_path.open("ab")
         env = {"PATH": os.environ["PATH"], "SNF_NETWORK_CONFIG": str(self.lab.config_path)}
-        # What snf-dhcpd.service does: User= (here nobody), AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN.
-        drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all,+net_raw,+net_admin",
-                "--ambient-caps=-all,+net_raw,+net_admin", "--bounding-set=-all,+net_raw,+net_admin"]
+        # What snf-dhcpd.service does: User= (here nobody), AmbientCapabilities=CAP_NET_RAW.
+        drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all,+net_raw",
+                "--ambient-caps=-all,+net_raw", "--bounding-set=-all,+net_raw"]
         self.process = subprocess.Popen(
             ["ip", "netns", "exec", self.lab.node, *(drop if unprivileged else []), str(VENV_BIN / "snf-dhcpd"),
              "--foreground", "--debug"],

@@ -205,6 +205,54 @@ def test_a_binding_written_before_its_tap_is_served_when_the_tap_appears(node: N
     binding.unlink()
 
 
+def test_a_binding_naming_the_uplink_or_a_bridge_is_not_served_there(node: Node) -> None:
+    # A stray or hand-written binding file named after the node's uplink (or a
+    # bridge) must not make the daemon a router on it: with a socket on eth0 it
+    # sent router advertisements to the whole upstream network.
+    lab = node.lab
+    mac = lab.ns(lab.upstream, "cat", "/sys/class/net/up0/address").stdout.strip()
+    # An overlay's VXLAN device on the uplink, with no address (as a bridged network's bridge port is;
+    # a VLAN of eth0 would do too, but this kernel has no 8021q).
+    lab.ns(lab.node, "ip", "link", "add", "vx7", "type", "vxlan", "id", "7", "dstport", "4789", "dev", "eth0")
+    lab.ns(lab.node, "ip", "link", "set", "vx7", "up")
+    for name, peer_ns, peer in (("eth0", lab.upstream, "up0"), ("br0", "", ""), ("vx7", "", "")):
+        sniffer = lab.sniff(peer_ns, peer) if peer_ns else None
+        binding = lab.workdir / "nfdhcpd" / name
+        binding.write_text(render({"IP": "192.0.2.77", "MAC": mac, "HOSTNAME": "stray.example.org",
+                                   "SUBNET": "192.0.2.0/24", "GATEWAY": "192.0.2.1",
+                                   "SUBNET6": "2001:db8:1::/64", "GATEWAY6": "2001:db8:1::1"}))
+        try:
+            node.daemon.wait_for(lambda seen=f"{name}: ": seen in node.daemon.status(), "the binding to be seen")
+            if sniffer is not None:
+                advertisements = [frame for frame in sniffer.frames() if frame[12:14] == b"\x86\xdd"
+                                  and frame[20] == 58 and frame[54] == 134]
+                assert advertisements == [], "router advertisements on the node's uplink"
+            assert f"{name}: not served: a node interface, not a NIC's" in node.daemon.status(), node.daemon.status()
+        finally:
+            binding.unlink()
+    lab.ns(lab.node, "ip", "link", "del", "vx7")
+    node.daemon.wait_for(lambda: "eth0" not in node.daemon.status(), "the bindings to go")
+    assert "vx7: a node interface, not a NIC's: its kind is vxlan, never a NIC's" in node.daemon.log()
+
+
+def test_binding_files_no_interface_could_be_named_are_skipped(node: Node, routed: Vm) -> None:
+    # A name that is not UTF-8, or holds a newline: skipped, at inotify time and at a reload's rescan.
+    directory = bytes(node.lab.workdir / "nfdhcpd")
+    names = [b"tap\xff", b"tap1\nforged: line"]
+    for name in names:
+        with open(directory + b"/" + name, "w") as handle:
+            handle.write("MAC=aa:00:00:12:34:56\nHOSTNAME=x\n")
+    try:
+        done = node.daemon.log().count("reload: done")
+        node.daemon.signal(signal.SIGHUP)
+        node.daemon.wait_for(lambda: node.daemon.log().count("reload: done") > done, "the reload")
+        assert node.daemon.process is not None and node.daemon.process.poll() is None
+        assert "forged" not in node.daemon.log() and node.daemon.served(routed.tap)
+    finally:
+        for name in names:
+            os.unlink(directory + b"/" + name)
+
+
 def malformed_frames(templates: list[bytes], seed: int = 10) -> list[bytes]:
     """Every truncation of each template, and random corruptions of it."""
     rng = random.Random(seed)
@@ -235,6 +283,29 @@ def test_a_flood_of_malformed_packets_does_not_stop_the_daemon(node: Node) -> No
     # Thousands of bad frames, a few lines: the log is limited per NIC.
     lines = [line for line in node.daemon.log().splitlines() if f": {vm.tap}: " in line]
     assert len(lines) <= 20, lines[-5:]
+
+
+def test_vlan_tagged_requests_are_not_answered_untagged(node: Node) -> None:
+    # The kernel strips a VLAN tag before a packet socket sees the frame: a
+    # guest's request on its VLAN 7 sub-interface looked like one on the NIC
+    # itself, and got the NIC's lease (untagged, on the wrong network).
+    from tests.unit.dhcpd_frames import dhcp
+
+    lab = node.lab
+    vm, _ = node.vm()
+    node.daemon.wait_for(lambda: node.daemon.served(vm.tap), "the NIC to be served")
+    mac = bytes.fromhex(vm.mac.replace(":", ""))
+    untagged = dhcp(mac, "discover")
+    tagged = untagged[:12] + b"\x81\x00\x00\x07" + untagged[12:]
+
+    def offers(frame: bytes) -> list[bytes]:
+        sniffer = lab.sniff(vm.name, "eth0", seconds=1.0)
+        lab.send_frames(vm.name, "eth0", [frame])
+        return [got for got in sniffer.frames() if got[12:14] == b"\x08\x00" and got[23] == 17
+                and got[34:36] == b"\x00\x43"]
+
+    assert offers(tagged) == []
+    assert len(offers(untagged)) == 1  # the same request without its tag is answered
 
 
 def test_a_guest_flooding_valid_requests_is_paused_and_the_others_are_served(node: Node, routed: Vm) -> None:
@@ -290,6 +361,17 @@ def test_sigusr1_dumps_the_table_to_the_log(node: Node, routed: Vm) -> None:
     node.daemon.wait_for(lambda: f"{routed.tap}: served aa:00:00:12:34:56" in node.daemon.log(), "the dump")
 
 
+def test_a_second_daemon_refuses_to_start_beside_the_first(node: Node, routed: Vm) -> None:
+    # Started by hand while systemd's runs, both would answer every request, and
+    # the second's exit would delete the first's status file.
+    env = {"PATH": os.environ["PATH"], "SNF_NETWORK_CONFIG": str(node.lab.config_path)}
+    second = subprocess.run(["ip", "netns", "exec", node.lab.node, "timeout", "5",
+                             str(node.lab.program_path("snf-dhcpd")), "--foreground"],
+                            env=env, capture_output=True, text=True, check=False)
+    assert second.returncode == 1 and "another snf-dhcpd" in second.stderr, second
+    assert node.daemon.served(routed.tap)
+
+
 def test_sighup_reloads_the_configuration(node: Node, routed: Vm) -> None:
     node.config("DHCP_NAMESERVERS='192.0.2.54 192.0.2.55'\n")
     try:
@@ -319,6 +401,18 @@ def test_router_advertisements_come_unsolicited_every_ra_period(node: Node, rout
         node.daemon.signal(signal.SIGHUP)
 
 
+def test_a_storm_of_sighups_is_not_a_storm_of_router_advertisements(node: Node, routed: Vm) -> None:
+    sniffer = node.lab.sniff(routed.name, "eth0", seconds=2.0)
+    for _ in range(30):
+        node.daemon.signal(signal.SIGHUP)
+        time.sleep(0.02)
+    advertisements = [frame for frame in sniffer.frames() if frame[12:14] == b"\x86\xdd" and frame[20] == 58
+                      and frame[54] == 134 and frame[38:54] == bytes.fromhex("ff02" + "00" * 13 + "01")]
+    assert 1 <= len(advertisements) <= 3, f"{len(advertisements)} RAs for 30 SIGHUPs in 0.6 s"
+    assert node.daemon.process is not None and node.daemon.process.poll() is None
+    assert udhcpc(node.lab, routed, tries=2) is not None
+
+
 def test_sigterm_stops_promptly_and_a_restart_serves_existing_bindings_at_once(node: Node, routed: Vm) -> None:
     took = node.daemon.stop()
     print(f"snf-dhcpd stopped {took * 1000:.0f} ms after SIGTERM")
@@ -326,11 +420,11 @@ def test_sigterm_stops_promptly_and_a_restart_serves_existing_bindings_at_once(n
     env = {"PATH": os.environ["PATH"], "SNF_NETWORK_CONFIG": str(node.lab.config_path)}
     assert "dhcp: snf-dhcpd is not running" in node.lab.program("snf-network", env, "status").stdout
     assert udhcpc(node.lab, routed, tries=1) is None  # the nft rule drops it; nobody answers
-    # Restarted the way snf-dhcpd.service runs it: an unprivileged user with two capabilities.
+    # Restarted the way snf-dhcpd.service runs it: an unprivileged user with CAP_NET_RAW alone.
     (node.lab.workdir / "run").chmod(0o755)
     os.chown(node.lab.workdir / "run", 65534, 65534)
     node.daemon.start(unprivileged=True)
-    assert node.daemon.capabilities() == (65534, 1 << 12 | 1 << 13)  # CAP_NET_ADMIN, CAP_NET_RAW
+    assert node.daemon.capabilities() == (65534, 1 << 13)  # CAP_NET_RAW
     assert node.daemon.served(routed.tap)
     assert udhcpc(node.lab, routed, tries=1) is not None
     assert dhclient(node.lab, routed, "-6", "-S", reason="RENEW6") is not None
@@ -355,6 +449,21 @@ def test_switching_dhcp_server_to_nfdhcpd_stops_it(node: Node) -> None:
     finally:
         node.config()
     node.daemon.start()
+
+
+def test_a_binding_directory_anyone_can_write_stops_it(node: Node, routed: Vm) -> None:
+    # Whoever writes a binding decides which VM gets which address: a careless
+    # chmod must not leave the daemon serving whatever a local user puts there.
+    directory = node.lab.workdir / "nfdhcpd"
+    directory.chmod(0o777)
+    try:
+        node.daemon.signal(signal.SIGHUP)
+        assert node.daemon.process is not None and node.daemon.process.wait(timeout=10) == 1
+        assert "nfdhcpd is writable by everyone: its bindings cannot be trusted" in node.daemon.log()
+    finally:
+        directory.chmod(0o755)
+    node.daemon.start()
+    assert node.daemon.served(routed.tap)
 
 
 def test_losing_the_binding_directory_stops_it_with_an_error_for_systemd_to_restart(node: Node) -> None:

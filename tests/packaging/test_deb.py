@@ -408,7 +408,7 @@ def test_dhcpd_unit_runs_unprivileged_with_raw_sockets_only(package: Package) ->
     assert path in package.entries, f"{path} is not installed"
     unit = _inside(package, path).read_text()
     for line in ("ExecStart=/usr/bin/snf-dhcpd --foreground", "Restart=on-failure", "User=snf-dhcpd",
-                 "AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN", "CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN",
+                 "AmbientCapabilities=CAP_NET_RAW", "CapabilityBoundingSet=CAP_NET_RAW",
                  "ExecReload=/bin/kill -HUP $MAINPID", "WantedBy=multi-user.target"):
         assert f"\n{line}\n" in unit, f"{path} lacks {line}"
     assert "deb-systemd-helper enable 'snf-dhcpd.service'" in _control_file(package, "postinst")

@@ -62,6 +62,9 @@ def test_parse_reads_exactly_like_nfdhcpd() -> None:
     ("MAC=aa:bb:cc:dd:ee:ff\nHOSTNAME=x\nIP=2001:db8::1\n", "IP is not an IPv4"),
     ("MAC=aa:bb:cc:dd:ee:ff\nHOSTNAME=x\nMTU=abc\n", "MTU is not"),
     ("MAC=aa:bb:cc:dd:ee:ff\nHOSTNAME=x\nSUBNET6=192.0.2.0/24\n", "wrong family"),
+    # INDEV goes into /sys/class/net/INDEV/address: never a path.
+    ("MAC=aa:bb:cc:dd:ee:ff\nHOSTNAME=x\nINDEV=../../../etc\n", "INDEV is not an interface name"),
+    ("MAC=aa:bb:cc:dd:ee:ff\nHOSTNAME=x\nINDEV=br0 x\n", "INDEV is not an interface name"),
 ])
 def test_bad_bindings_are_refused_with_the_reason(text: str, error: str) -> None:
     with pytest.raises(BindingError, match=error):
@@ -80,3 +83,10 @@ def test_render_refuses_what_nfdhcpd_would_read_back_differently() -> None:
     with pytest.raises(BindingError):
         render({"NOT_A_KEY": "x"})
     assert render({"IP": "", "MAC": "aa:bb:cc:dd:ee:ff"}) == "MAC=aa:bb:cc:dd:ee:ff\n"
+
+
+@pytest.mark.parametrize("name", ["tap1\nsnf-dhcpd: CRITICAL: forged", "tap\udcff", "..", "a-name-far-too-long",
+                                  "tap:1", ""])
+def test_a_file_name_that_is_no_interface_name_is_refused(name: str) -> None:
+    with pytest.raises(BindingError, match="the file name is not an interface name"):
+        load(name, "MAC=aa:bb:cc:dd:ee:ff\nHOSTNAME=x\n")

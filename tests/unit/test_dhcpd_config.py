@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,34 @@ def test_status_file_of_a_live_and_of_a_dead_daemon(tmp_path: Path) -> None:
     assert status.read(path) is None
     Path(path).write_text("{broken")
     assert status.read(path) is None
+
+
+def test_status_file_never_writes_through_a_planted_symlink(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    path = tmp_path / "status"
+    (tmp_path / f".status.{os.getpid()}").symlink_to(victim)  # the temporary file's predictable name
+    status.write(str(path), {"tap1": {"served": True}})
+    assert victim.read_text() == "precious\n"
+    assert not path.is_symlink() and status.read(str(path)) == {"tap1": {"served": True}}
+
+
+def test_the_status_file_must_be_one_of_ours_and_not_another_live_daemons(tmp_path: Path) -> None:
+    path = tmp_path / "status"
+    status.claim(str(path))  # none yet
+    path.write_text("root:x:0:0:root:/root:/bin/bash\n")  # DHCPD_STATUS_FILE=/etc/passwd, say
+    with pytest.raises(ValueError, match="is not snf-dhcpd's status file"):
+        status.claim(str(path))
+    assert path.read_text().startswith("root:")
+    path.unlink()
+    path.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ValueError, match="is not snf-dhcpd's status file"):
+        status.claim(str(path))
+    path.unlink()
+    path.write_text(json.dumps({"pid": 1, "interfaces": {}}))  # pid 1 is always alive
+    with pytest.raises(ValueError, match=r"another snf-dhcpd \(pid 1\) is running"):
+        status.claim(str(path))
+    child = subprocess.Popen(["true"])
+    child.wait()
+    path.write_text(json.dumps({"pid": child.pid, "interfaces": {}}))  # a daemon that died
+    status.claim(str(path))

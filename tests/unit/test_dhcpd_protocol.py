@@ -214,13 +214,16 @@ def test_every_truncation_and_corruption_is_dropped_without_an_exception() -> No
 
 # -- the kernel filter, run by a small classic-BPF interpreter -------------
 
-def run_filter(program: list[tuple[int, int, int, int]], packet: bytes) -> int:
+def run_filter(program: list[tuple[int, int, int, int]], packet: bytes, vlan: bool = False) -> int:
+    """The program run on ``packet``; ``vlan``: it came with a VLAN tag (which the kernel took off)."""
     a = x = pc = 0
     while True:
         code, jt, jf, k = program[pc]
         pc += 1
         try:
-            if code == bpf.LD_H_ABS:
+            if code == bpf.LD_W_ABS and k == bpf.VLAN_TAG_PRESENT:
+                a = int(vlan)
+            elif code == bpf.LD_H_ABS:
                 a = struct.unpack_from("!H", packet, k)[0]
             elif code == bpf.LD_B_ABS:
                 a = packet[k]
@@ -256,3 +259,49 @@ def test_the_filter_passes_the_requests_and_nothing_else() -> None:
         assert run_filter(bpf.PROGRAM, data) == 0
     options = bytes(Ether() / IP(options=b"\x01\x01\x01\x00") / UDP(sport=68, dport=67))  # a longer header
     assert run_filter(bpf.PROGRAM, options) == bpf.SNAP
+    for name, data in frames.requests(MAC).items():
+        assert run_filter(bpf.PROGRAM, data, vlan=True) == 0, name
+
+
+def test_an_oversized_request_is_ignored_before_it_is_parsed() -> None:
+    # A tap takes 64 KB frames from a guest whatever its MTU; pads or repeated
+    # options that long cost tens of ms each to parse (a denial of service at
+    # a thousand frames a second), so anything longer than a request can be is dropped.
+    request = frames.dhcp(MAC, "discover")
+    padded = request + b"\0" * 60000
+    reply = answer(padded, served(), SETTINGS, SERVER_MAC)
+    assert reply.frames == () and "larger than any request" in reply.ignored
+    assert one_reply(request + b"\0" * 1000)  # a long but plausible one is still answered
+
+
+def test_repeated_options_are_concatenated_in_order() -> None:
+    from snf_network.dhcpd import codec
+
+    head = bytes([1, 1, 6, 0]) + b"\0" * 232 + codec.MAGIC
+    message = codec.dhcp(head + b"\x35\x01\x01" + b"\x0c\x01a\x0c\x01b\x00\x0c\x02cd\xff")
+    assert message.options[12] == b"abcd" and message.message_type == codec.DISCOVER
+
+
+def test_hundreds_of_tiny_options_are_malformed_and_pads_still_skipped() -> None:
+    from snf_network.dhcpd import codec
+
+    head = bytes([1, 1, 6, 0]) + b"\0" * 232 + codec.MAGIC
+    with pytest.raises(codec.Malformed, match="more than 64 options"):
+        codec.dhcp(head + b"\x35\x01\x01" + b"\x0c\x01a" * 500)
+    with pytest.raises(codec.Malformed, match="more than 64 options"):
+        codec.dhcpv6_options(b"\x00\x10\x00\x00" * 300)
+    message = codec.dhcp(head + b"\0" * 1500 + b"\x35\x01\x03" + b"\0" * 7 + b"\x0c\x02vm\xff")
+    assert message.message_type == codec.REQUEST and message.options[12] == b"vm"
+
+
+@pytest.mark.parametrize("hostname", ["vm." + "a" * 300 + ".org", "vm." + "b" * 64 + ".org", "vm.a..org"])
+def test_a_hostname_no_dns_name_can_hold_gives_no_search_list_rather_than_a_corrupt_or_no_ra(hostname) -> None:
+    # No DHCP_DOMAINS6 or DHCP_DOMAIN: the search list is the binding's HOSTNAME after its first dot.
+    settings = Settings.from_config(config.from_text("DHCP_NAMESERVERS6=2001:db8:53::53\n"))
+    binding = served(BINDING.replace("HOSTNAME=vm1.example.org", f"HOSTNAME={hostname}"))
+    ra = Ether(router_advertisement(binding, settings, SERVER_MAC, bytes(16), b"\xff" * 6))
+    assert ra[ICMPv6NDOptRDNSS].dns == ["2001:db8:53::53"] and ICMPv6NDOptDNSSL not in ra
+    reply = one_reply(frames.rs(MAC), binding, settings)
+    assert ICMPv6NDOptDNSSL not in reply
+    six = one_reply(frames.info_request(MAC), binding, settings)
+    assert DHCP6OptDNSServers in six and DHCP6OptDNSDomains not in six

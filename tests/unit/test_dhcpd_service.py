@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import struct
 from pathlib import Path
 
@@ -65,3 +66,48 @@ def test_the_program_fails_in_one_line_and_stands_down_for_nfdhcpd(tmp_path: Pat
     config.write_text(f"DHCPD_STATUS_FILE={tmp_path}/status\n")
     assert entry.main(["--dump"]) == 1
     assert "snf-dhcpd is not running" in capsys.readouterr().err
+
+
+def test_node_interfaces_are_told_from_nic_interfaces(tmp_path) -> None:
+    from snf_network.dhcpd.nodelinks import NodeInterfaces
+
+    def link(name: str, flags: str = "0x1003", *extra: str, device: str = "") -> None:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "flags").write_text(flags + "\n")
+        for sub in extra:
+            (tmp_path / name / sub).mkdir()
+        if device:
+            (tmp_path / device).mkdir()
+            (tmp_path / name / "device").symlink_to(tmp_path / device)
+
+    link("lo", "0x9")
+    link("br0", "0x1003", "bridge")
+    link("bond0", "0x1403", "bonding")
+    link("eth0", device="virtio2")
+    link("vif3.0", device="vif-3-0")
+    link("tap1")
+    links = NodeInterfaces(str(tmp_path))
+    assert [links.why(name, -1) for name in ("lo", "br0", "bond0", "eth0")] == [
+        "it is the loopback", "it is a bridge", "it is a bond", "it is a hardware device"]
+    assert links.why("vif3.0", -1) == "" and links.why("tap1", -1) == ""
+    assert links.why("tap1", socket.if_nametoindex("lo")) == "it holds an address of the node"  # 127.0.0.1
+
+
+def test_a_binding_directory_others_can_write_is_not_trusted(tmp_path: Path) -> None:
+    from snf_network.dhcpd.service import directory_problem
+
+    directory = tmp_path / "nfdhcpd"
+    directory.mkdir(mode=0o755)
+    directory.chmod(0o755)
+    assert directory_problem(str(directory)) == ""
+    directory.chmod(0o1777)  # sticky or not: anyone can add a binding
+    assert "writable by everyone" in directory_problem(str(directory))
+    if os.geteuid() == 0:  # a group other than root's that may write
+        directory.chmod(0o775)
+        os.chown(directory, 0, 4242)
+        assert "writable by group 4242" in directory_problem(str(directory))
+        os.chown(directory, 4242, 0)
+        directory.chmod(0o755)
+        assert "belongs to uid 4242" in directory_problem(str(directory))
+    (tmp_path / "file").write_text("")
+    assert "is not a directory" in directory_problem(str(tmp_path / "file"))
