@@ -16,6 +16,8 @@ import socket
 import struct
 import time
 
+from snf_network.host import netlink
+
 IFF_LOOPBACK = 0x8
 RTM_GETADDR, NLMSG_DONE, NLMSG_ERROR = 22, 3, 2
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
@@ -47,38 +49,9 @@ def addressed() -> set[int]:
                 return found
 
 
-RTM_GETLINK, RTM_NEWLINK, IFLA_LINKINFO, IFLA_INFO_KIND = 18, 16, 18, 1
-IFINFOMSG = struct.Struct("BxHiII")
 # The kinds a NIC's interface is: a tap ("tun"), a veth (containers, the tests' VMs), or none
 # (a Xen vif; real devices have none either, and are told by their sysfs device).
 NIC_KINDS = ("tun", "veth", "")
-
-
-def _attributes(data: bytes, at: int, end: int) -> dict[int, bytes]:
-    found: dict[int, bytes] = {}
-    while at + 4 <= end:
-        size, code = struct.unpack_from("HH", data, at)
-        if size < 4:
-            break
-        found.setdefault(code & 0x3FFF, data[at + 4 : at + size])  # without NLA_F_NESTED and friends
-        at += (size + 3) & ~3
-    return found
-
-
-def link_kind(index: int) -> str:
-    """The rtnetlink kind of interface ``index`` ("tun", "veth", "bridge", "vlan", "openvswitch", ...)."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0) as sock:
-        sock.settimeout(2.0)
-        sock.send(NLMSG.pack(NLMSG.size + IFINFOMSG.size, RTM_GETLINK, NLM_F_REQUEST, 1, 0)
-                  + IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, 0, 0))
-        data = sock.recv(1 << 16)
-    if len(data) < NLMSG.size + IFINFOMSG.size:
-        return ""
-    length, kind, _, _, _ = NLMSG.unpack_from(data)
-    if kind != RTM_NEWLINK:
-        return ""
-    info = _attributes(data, NLMSG.size + IFINFOMSG.size, min(length, len(data))).get(IFLA_LINKINFO, b"")
-    return _attributes(info, 0, len(info)).get(IFLA_INFO_KIND, b"").rstrip(b"\0").decode("ascii", "replace")
 
 
 class NodeInterfaces:
@@ -118,7 +91,7 @@ class NodeInterfaces:
             return "it is a hardware device"  # Xen's vifs are devices too: vif-DOMID-N on xen-backend
         if index > 0:
             try:
-                kind = link_kind(index)
+                kind = netlink.link_kind(name)
             except OSError:
                 kind = ""
             if kind not in NIC_KINDS:

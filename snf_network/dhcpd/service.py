@@ -37,6 +37,7 @@ from snf_network.dhcpd.inotify import (
 )
 from snf_network.dhcpd.nodelinks import NodeInterfaces
 from snf_network.dhcpd.protocol import MAX_REQUEST, Settings, answer, router_advertisement
+from snf_network.host import netlink
 from snf_network.services.daemon import Service
 
 NETLINK_ROUTE, RTMGRP_LINK = 0, 1
@@ -104,16 +105,8 @@ def link_messages(data: bytes) -> list[tuple[int, int, str]]:
             break
         if kind in (RTM_NEWLINK, RTM_DELLINK) and length >= NLMSG.size + IFINFO.size:
             _, _, index, _, _ = IFINFO.unpack_from(data, at + NLMSG.size)
-            name = ""
-            attr = at + NLMSG.size + IFINFO.size
-            while attr + 4 <= at + length:
-                size, code = struct.unpack_from("HH", data, attr)
-                if size < 4:
-                    break
-                if code == IFLA_IFNAME:
-                    name = data[attr + 4 : attr + size].rstrip(b"\0").decode("utf-8", "replace")
-                attr += (size + 3) & ~3
-            found.append((kind, index, name))
+            name = netlink.attributes(data[at : at + length], NLMSG.size + IFINFO.size).get(IFLA_IFNAME, b"")
+            found.append((kind, index, name.rstrip(b"\0").decode("utf-8", "replace")))
         at += (length + 3) & ~3
     return found
 
