@@ -11,24 +11,14 @@ from __future__ import annotations
 import json
 import os
 
+from snf_network.host import files
+
 
 def write(path: str, rows: dict[str, dict[str, object]]) -> None:
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)  # systemd makes it (RuntimeDirectory=); by hand, we do
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}")
-    # The name is predictable: in a directory others can write (an operator's
-    # DHCPD_STATUS_FILE=/tmp/...), a symlink planted there must not make the
-    # daemon (root, when started by hand) truncate the file it points to.
-    # Never followed, always a new file of our own.
-    try:
-        os.unlink(temporary)
-    except FileNotFoundError:
-        pass
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"pid": os.getpid(), "interfaces": rows}, handle, indent=1, sort_keys=True)
-        os.fchmod(handle.fileno(), 0o644)
-    os.replace(temporary, path)
+    # Never through a planted symlink, never half a file (host/files.py): an operator's
+    # DHCPD_STATUS_FILE may be in a directory others can write (/tmp/...). systemd makes the
+    # directory (RuntimeDirectory=); by hand, this does.
+    files.atomic_replace(path, json.dumps({"pid": os.getpid(), "interfaces": rows}, indent=1, sort_keys=True))
 
 
 def claim(path: str) -> None:

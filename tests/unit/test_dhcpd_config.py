@@ -73,7 +73,7 @@ def test_status_file_never_writes_through_a_planted_symlink(tmp_path: Path) -> N
     victim = tmp_path / "victim"
     victim.write_text("precious\n")
     path = tmp_path / "status"
-    (tmp_path / f".status.{os.getpid()}").symlink_to(victim)  # the temporary file's predictable name
+    path.symlink_to(victim)  # planted where the status file goes: replaced, never written through
     status.write(str(path), {"tap1": {"served": True}})
     assert victim.read_text() == "precious\n"
     assert not path.is_symlink() and status.read(str(path)) == {"tap1": {"served": True}}
