@@ -8,12 +8,14 @@ unset, later lines win, and ``MTU`` goes through ``int()`` (an empty or bad
 MTU discards the whole binding). ``render`` writes only what that parser
 reads back unchanged; ``parse`` reads exactly like it.
 
-Imported by the NIC programs: the standard library's ipaddress only.
+Imported by the NIC programs: the standard library's ipaddress and checks.py only.
 """
 
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+
+from snf_network.checks import is_mac
 
 # The keys in the order nfdhcpd's parser tests them (and we write them).
 KEYS = ("INDEV", "IP", "MAC", "HOSTNAME", "SUBNET", "GATEWAY", "SUBNET6", "GATEWAY6", "EUI64", "MTU",
@@ -92,9 +94,7 @@ class Binding:
             if key not in values:
                 raise BindingError(f"no {key}")
         mac = values["MAC"].lower()
-        parts = mac.split(":")
-        if len(parts) != 6 or not all(len(part) == 2 and all(c in "0123456789abcdef" for c in part)
-                                      for part in parts):
+        if not is_mac(mac):
             raise BindingError(f"MAC is not a MAC address: {values['MAC']!r}")
         self.interface = interface
         self.indev = values.get("INDEV", interface)
