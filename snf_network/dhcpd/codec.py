@@ -16,6 +16,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from snf_network.host.announce import internet_checksum as checksum
+
 ETH_IP, ETH_IPV6 = 0x0800, 0x86DD
 UDP, ICMPV6 = 17, 58
 BROADCAST_MAC = b"\xff" * 6
@@ -180,13 +182,6 @@ def dhcpv6_options(data: bytes) -> dict[int, bytes]:
 
 # -- building -------------------------------------------------------------
 
-def checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def patch_checksum(value: int, words: bytes) -> int:

@@ -81,14 +81,15 @@ def unsolicited_na_frame(mac: bytes, source: IPv6Address, target: IPv6Address) -
     destination = IPv6Address("ff02::1")
     icmp = struct.pack("!BBHI", 136, 0, 0, 0x20000000) + target.packed + b"\x02\x01" + mac
     pseudo = source.packed + destination.packed + struct.pack("!I3xB", len(icmp), 58)
-    checksum = _checksum(pseudo + icmp)
+    checksum = internet_checksum(pseudo + icmp)
     icmp = icmp[:2] + struct.pack("!H", checksum) + icmp[4:]
     header = struct.pack("!IHBB", 0x60000000, len(icmp), 58, 255) + source.packed + destination.packed
     ethernet = b"\x33\x33\x00\x00\x00\x01" + mac + struct.pack("!H", ETH_P_IPV6)
     return ethernet + header + icmp
 
 
-def _checksum(data: bytes) -> int:
+def internet_checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) of ``data``: IPv4 headers, UDP, ICMPv6 (snf-dhcpd uses it too)."""
     if len(data) % 2:
         data += b"\x00"
     total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
