@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 
-from snf_network.checks import interface_name
+from snf_network.checks import interface_name, is_key
 from snf_network.errors import ConfigError, InputError
 from snf_network.shell import words
 
@@ -138,8 +138,7 @@ def parse_fragment(text: str, origin: str) -> dict[str, str | list[str]]:
         if stripped.startswith("export "):
             stripped = stripped[len("export "):].lstrip()
         key, sep, rest = stripped.partition("=")
-        if not sep or not key or not (key[0].isalpha() or key[0] == "_") or not all(
-                c.isalnum() or c == "_" for c in key):
+        if not sep or not is_key(key):
             raise ConfigError(f"{where}: expected KEY=value, got {line.strip()[:80]!r}")
         key = ALIASES.get(key, key)
         rest = rest.strip()
@@ -239,9 +238,11 @@ def build_overlay(name: str, raw: dict[str, str | list[str]], where: str,
     except ValueError:
         raise ConfigError(f"{where}: INSTANCE_NETWORK: not an IPv4 network: {network[:60]!r}") from None
     table = str(values.get("ROUTING_TABLE", "") or "100")
-    if table != "main" and not (table.isascii() and table.isdigit() and 0 < int(table) < 2**32
+    # No leading zero: ip reads 0100 as table 64 (strtoul base 0), the daemon's int() as 100.
+    if table != "main" and not (table.isascii() and table.isdigit() and table[0] != "0" and int(table) < 2**32
                                 and int(table) not in (253, 254, 255)):
-        raise ConfigError(f"{where}: ROUTING_TABLE: expected main or a table number, got {table[:20]!r}")
+        raise ConfigError(f"{where}: ROUTING_TABLE: expected main or a table number (decimal, no leading zero), "
+                          f"got {table[:20]!r}")
     values["ROUTING_TABLE"] = table
     endpoints: list[Endpoint] = []
     ep_int, ep_ext = str(values.get("ENDPOINT_INTERNAL_IP", "")), str(values.get("ENDPOINT_EXTERNAL_IP", ""))

@@ -69,6 +69,9 @@ def test_the_backend_defaults_to_gre_only_where_the_kernel_has_it() -> None:
     ("VXLAN_VNI=16777216", "from 1 to"),
     ("SOMETHING=1", "unknown key"),
     ("ROUTING_TABLE=254", "table number"),
+    ("ROUTING_TABLE=0100", "no leading zero"),  # ip would take table 64, the daemon 100
+    ("ROUTING_TABLE=0", "table number"),
+    ("\u00c9T\u00c9=1", "expected KEY=value"),  # a shell name is ASCII (checks.is_key)
     ("ENDPOINT_INTERNAL_IP=198.51.100.1\nENDPOINT_EXTERNAL_IP=198.51.100.2", "not in INSTANCE_NETWORK"),
     ("NBMAROUTES=(default)", "needs an endpoint"),
     ("OVERLAY_INTERFACE=all", "interface name"),
