@@ -9,11 +9,12 @@ migration, the endpoint, hostile datagrams, stopping, teardown.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,12 +22,13 @@ import pytest
 from snf_network.nld import protocol
 from snf_network.overlay.backends import mac_of
 from tests.kernel.two_nodes import hook_env, run_hook
-from tests.lab import can_run, sh
+from tests.lab import Lab, can_run, sh
 from tests.nbma_lab import KEY, NODES, OUTSIDE, NbmaLab
 
 pytestmark = pytest.mark.kernel
 
 IP1, IP2, UNUSED = "192.0.2.11", "192.0.2.22", "192.0.2.99"
+Snf = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def underlay_state(lab: NbmaLab, label: str) -> dict[str, str]:
@@ -356,21 +358,21 @@ def test_teardown_leaves_nothing(lab: NbmaLab) -> None:
         assert not Path(node.socket_path).exists()
 
 
-def test_several_endpoints_share_the_routes_and_bad_input_changes_nothing(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def one_node(tmp_path: Path, netns: str, *commands: str) -> Iterator[tuple[Lab, str, Snf]]:
+    """A namespace with an underlay (eth0, 198.51.100.2/24, one peer listed) and an NBMA_CONFIG_DIR of its own:
+    (the lab, the namespace, ``snf-network`` run in it)."""
     reason = can_run()
     if reason:
         pytest.skip(f"kernel tests skipped: {reason}")
-    from tests.lab import Lab
-
     node = Lab(tmp_path)
     try:
-        ns = node.netns(f"snfnbm-{node.suffix}")
+        ns = node.netns(f"{netns}-{node.suffix}")
         for command in ("ip link add eth0 type veth peer name eth1", "ip addr add 198.51.100.2/24 dev eth0",
-                        "ip link set eth0 up"):
+                        "ip link set eth0 up", *commands):
             node.ns(ns, *command.split())
         (tmp_path / "nbma" / "overlays").mkdir(parents=True)
         (tmp_path / "nbma" / "nbma.conf").write_text("PEERS=(198.51.100.6)\n")
-        overlay = tmp_path / "nbma" / "overlays" / "public.conf"
         node.write_config(f"NBMA_CONFIG_DIR={tmp_path / 'nbma'}\n")
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SNF_NETWORK_CONFIG": str(node.config_path)}
 
@@ -378,6 +380,14 @@ def test_several_endpoints_share_the_routes_and_bad_input_changes_nothing(tmp_pa
             return sh("ip", "netns", "exec", ns, "env", *(f"{k}={v}" for k, v in env.items()),
                       str(node.program_path("snf-network")), *args, check=False)
 
+        yield node, ns, snf
+    finally:
+        node.close()
+
+
+def test_several_endpoints_share_the_routes_and_bad_input_changes_nothing(tmp_path: Path) -> None:
+    with one_node(tmp_path, "snfnbm") as (node, ns, snf):
+        overlay = tmp_path / "nbma" / "overlays" / "public.conf"
         links = node.ns(ns, "ip", "-o", "link").stdout
         overlay.write_text("OVERLAY_BACKEND=vxlan\nINSTANCE_NETWORK=192.0.2.0/24\nNBMAROUTES=(default)\n"
                            "ENDPOINTS=(192.0.2.253@198.51.100.14 192.0.2.254@$(reboot))\n")
@@ -402,34 +412,15 @@ def test_several_endpoints_share_the_routes_and_bad_input_changes_nothing(tmp_pa
         assert node.ns(ns, "ip", "-o", "link").stdout == links
         assert node.ns(ns, "ip", "route", "show", "table", "100").stdout == ""
         assert node.ns(ns, "ip", "rule").stdout.count("lookup 100") == 0
-    finally:
-        node.close()
 
 
 def test_teardown_never_deletes_a_device_it_did_not_create(tmp_path: Path) -> None:
     """A careless OVERLAY_INTERFACE naming an existing device: setup refuses it, and teardown must not delete it."""
-    reason = can_run()
-    if reason:
-        pytest.skip(f"kernel tests skipped: {reason}")
-    from tests.lab import Lab
-
-    node = Lab(tmp_path)
-    try:
-        ns = node.netns(f"snfnbt-{node.suffix}")
-        for command in ("ip link add eth0 type veth peer name eth1", "ip addr add 198.51.100.2/24 dev eth0",
-                        "ip link set eth0 up", "ip link add vx42 type bridge"):
-            node.ns(ns, *command.split())
-        (tmp_path / "nbma" / "overlays").mkdir(parents=True)
-        (tmp_path / "nbma" / "nbma.conf").write_text("PEERS=(198.51.100.6)\n")
-        node.write_config(f"NBMA_CONFIG_DIR={tmp_path / 'nbma'}\n")
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SNF_NETWORK_CONFIG": str(node.config_path)}
+    with one_node(tmp_path, "snfnbt", "ip link add vx42 type bridge") as (node, ns, snf):
         links = node.ns(ns, "ip", "-o", "link").stdout
         for device in ("eth1", "vx42"):  # the underlay's own veth peer; an operator's bridge of our default name
             (tmp_path / "nbma" / "overlays" / "public.conf").write_text(
                 f"OVERLAY_BACKEND=vxlan\nOVERLAY_INTERFACE={device}\nINSTANCE_NETWORK=192.0.2.0/24\n")
             for args in (("setup",), ("teardown",)):
-                sh("ip", "netns", "exec", ns, "env", *(f"{k}={v}" for k, v in env.items()),
-                   str(node.program_path("snf-network")), "overlay", *args, check=False)
+                snf("overlay", *args)
             assert node.ns(ns, "ip", "-o", "link").stdout == links, device
-    finally:
-        node.close()
