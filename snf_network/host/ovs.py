@@ -66,8 +66,13 @@ def cookie_match(value: str) -> str:
 
 
 def vsctl(cfg: Config) -> list[str]:
+    """ovs-vsctl's argv for every caller (NIC ports, switch apply); an empty OVS_DB is OVS's own socket."""
     argv = ["ovs-vsctl", f"--timeout={max(1, int(cfg.COMMAND_TIMEOUT))}"]
     return [*argv, f"--db={cfg.OVS_DB}"] if cfg.OVS_DB else argv
+
+
+def ofctl(cfg: Config, *words: str) -> list[str]:
+    return ["ovs-ofctl", f"--timeout={max(1, int(cfg.COMMAND_TIMEOUT))}", *words]
 
 
 def ofctl_target(cfg: Config, switch: str) -> str:
@@ -276,8 +281,7 @@ class OvsBackend(Backend):
         for switch in dict.fromkeys(item.switch for item in guards + old_guards):
             add = [item for item in guards if item.switch == switch]
             remove = [item for item in old_guards if item.switch == switch]
-            argv = ["ovs-ofctl", f"--timeout={max(1, int(cfg.COMMAND_TIMEOUT))}", "add-flows",
-                    ofctl_target(cfg, switch), "-"]
+            argv = ofctl(cfg, "add-flows", ofctl_target(cfg, switch), "-")
             result = host.run(argv, flow_script(add, remove), check=False)
             if result.returncode == 0:
                 continue
@@ -437,8 +441,7 @@ def _normal(line: str) -> str:
 
 def flow_dump(host: Host, cfg: Config, switch: str, cookie: str) -> set[str] | None:
     """The switch's flows under ``cookie``, normalised (_normal); None when the switch cannot be read."""
-    result = host.run(["ovs-ofctl", f"--timeout={max(1, int(cfg.COMMAND_TIMEOUT))}", "--no-stats", "dump-flows",
-                       ofctl_target(cfg, switch), cookie_match(cookie)],
+    result = host.run(ofctl(cfg, "--no-stats", "dump-flows", ofctl_target(cfg, switch), cookie_match(cookie)),
                       check=False)
     if result.returncode != 0:
         return None

@@ -12,6 +12,7 @@ it out of SWITCHES_FILE, or remove the port by hand, to let apply make it.
 from __future__ import annotations
 
 from snf_network.errors import SnfNetworkError
+from snf_network.host.ovs import vsctl as _ovs_vsctl
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
@@ -20,11 +21,6 @@ if TYPE_CHECKING:
     from snf_network.switch.steps import Step
 
 OWNER = "snf-network-switch"
-
-
-def _ovs_vsctl(cfg: Config) -> list[str]:
-    # An empty OVS_DB is Open vSwitch's own socket, which ovs-vsctl finds itself.
-    return ["ovs-vsctl", f"--db={cfg.OVS_DB}", "--timeout=10"] if cfg.OVS_DB else ["ovs-vsctl", "--timeout=10"]
 
 
 def vsctl(host: Host, cfg: Config, *words: str, check: bool = True) -> str:
