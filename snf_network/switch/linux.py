@@ -159,19 +159,10 @@ class VlanCache:
 
 
 def vlans_on(host: Host, dev: str) -> set[str]:
-    import json
+    """The VIDs on ``dev``, as the steps hold them (text): host/vlan.py reads them for NICs too."""
+    from snf_network.host.vlan import vlans_of
 
-    result = host.run(["bridge", "-j", "vlan", "show", "dev", dev], check=False)
-    try:
-        ports = json.loads(result.stdout or "[]")
-        found: set[str] = set()
-        for port in ports:
-            for entry in port.get("vlans", []):
-                first = int(entry["vlan"])
-                found.update(str(vid) for vid in range(first, int(entry.get("vlanEnd", first)) + 1))
-        return found
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return set()
+    return {str(vid) for vid in vlans_of(host, dev)}
 
 
 def present(host: Host, step: Step) -> bool:
