@@ -28,13 +28,8 @@ SWITCHES_FILE. Always exits 0; see snf-network(8), "switch".
 CONNECT, DISCONNECT = "OP_NETWORK_CONNECT", "OP_NETWORK_DISCONNECT"
 
 
-def vlan_ids(vlan: str) -> list[int]:
-    """Ganeti's ``.N``, ``:N:M``, ``.N:M`` (checked with checks.is_vlan first)."""
-    return [int(part) for part in vlan.lstrip(".").split(":") if part]
-
-
 def _hook(run: Run) -> None:
-    from snf_network import checks
+    from snf_network import checks, vlans
     from snf_network.switch import engine, ovs, spec
 
     env, cfg, host = run.env, run.cfg, run.host
@@ -52,6 +47,8 @@ def _hook(run: Run) -> None:
     vlan = env.get("GANETI_GROUP_NETWORK_VLAN", "")
     if vlan and not checks.is_vlan(vlan):
         raise checks.refused("GANETI_GROUP_NETWORK_VLAN", "not a Ganeti VLAN (.N, :N:M or .N:M)", vlan)
+    # The one reader of Ganeti's VLAN syntax, which also refuses a VID outside 1-4094.
+    vids = vlans.parse(vlan, "GANETI_GROUP_NETWORK_VLAN").all if vlan else ()
     if opcode == DISCONNECT:
         log.info(f"network on {link} disconnected: the switch stays (switch apply removes what "
                  "SWITCHES_FILE no longer declares)")
@@ -73,7 +70,7 @@ def _hook(run: Run) -> None:
         log.info(f"{link}: {line}")
     # An OVS port without trunks (an empty list) carries every VLAN; a Linux uplink only those it lists.
     trunks_all = declared.type == "openvswitch" and not declared.vlans
-    missing = [vid for vid in vlan_ids(vlan) if declared.port and not trunks_all and vid not in declared.vlans]
+    missing = [vid for vid in vids if declared.port and not trunks_all and vid not in declared.vlans]
     if missing:
         log.warning(f"{link}: VLAN {', '.join(map(str, missing))} of the network is not trunked on its uplink "
                     f"{declared.port} (add it to vlans = in {cfg.SWITCHES_FILE})")
