@@ -10,7 +10,7 @@ flows (host/ovs.py says why): the same sources, the same guards.
 
 from __future__ import annotations
 
-from snf_network import checks, qos, vlans
+from snf_network import checks, profiles, qos, vlans
 from snf_network.config import Config
 from snf_network.errors import InputError
 from snf_network.features.base import Feature
@@ -75,18 +75,18 @@ def _refuse_profiles(nic: Nic, facts: Facts) -> None:
 
     The profiles are the operator's nft rules (features/firewall.py), which
     OpenFlow cannot express; starting the VM unfiltered would drop the
-    tenant's firewall silently. The same tags as profiles.choose reads: a
+    tenant's firewall silently. The tags are read by profiles.choose, as for
+    a bridged NIC, so whatever would filter it there is refused here: a
     ``synnefo:network:<nic>:<profile>`` naming this NIC (known profile or
     not), or a bare ``<profile>`` tag, which covers every NIC.
     """
-    idents = {ident for ident in (str(nic.index) if nic.index is not None else "", nic.name, nic.uuid) if ident}
-    for tag in nic.tags:
-        if tag.startswith("synnefo:network:"):
-            ident = tag[len("synnefo:network:"):].rpartition(":")[0]
-            if ident not in idents:
-                continue
-        elif tag not in facts.profiles:
-            continue
+    idents = tuple(ident for ident in (str(nic.index) if nic.index is not None else "", nic.name, nic.uuid)
+                   if ident)
+    chosen, unknown = profiles.choose(nic.tags, idents, facts.profiles)
+    if chosen or unknown:
+        # Name the tag: an unknown profile's, else this NIC's own tag for the profile, else the bare one.
+        own = [f"synnefo:network:{ident}:{chosen}" for ident in idents]
+        tag = next((tag for tag in (*unknown, *own) if tag in nic.tags), chosen)
         raise InputError(f"TAGS: {checks.shown(tag)}: firewall profiles are not enforced on Open vSwitch ports "
                          "(see docs/openvswitch.md)")
 
