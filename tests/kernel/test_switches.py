@@ -7,7 +7,6 @@ runs those under kvm-run) and skip here with the reason.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import ovs_switch
 from tests.lab import Lab, sh
 
 pytestmark = pytest.mark.kernel
@@ -171,25 +171,17 @@ def test_the_network_connect_hook_brings_a_declared_bridge_up_and_disconnect_kee
 
 @pytest.fixture
 def ovs_lab(lab: Lab) -> Iterator[Lab]:
-    if not shutil.which("ovs-vswitchd"):
-        pytest.skip("openvswitch-switch is not installed (run tools/setup.sh)")
+    if ovs_switch.missing():
+        pytest.skip(ovs_switch.missing())
     yield lab
-    for name in ("vswitchd", "ovsdb"):
-        pid = lab.workdir / f"{name}.pid"
-        if pid.exists():
-            sh("kill", pid.read_text().strip(), check=False)
+    ovs_switch.Switches(lab, lab.workdir).stop()
 
 
-def start_ovs(lab: Lab) -> str:
-    tmp = lab.workdir
-    db = f"unix:{tmp}/db.sock"
-    sh("ovsdb-tool", "create", f"{tmp}/conf.db", "/usr/share/openvswitch/vswitch.ovsschema")
-    lab.ns(lab.node, "env", f"OVS_RUNDIR={tmp}", "ovsdb-server", f"{tmp}/conf.db", f"--remote=punix:{tmp}/db.sock",
-           f"--pidfile={tmp}/ovsdb.pid", "--detach", f"--log-file={tmp}/ovsdb.log")
-    lab.ns(lab.node, "ovs-vsctl", f"--db={db}", "--no-wait", "init")
-    lab.ns(lab.node, "env", f"OVS_RUNDIR={tmp}", "ovs-vswitchd", db, "--disable-system",
-           f"--pidfile={tmp}/vswitchd.pid", "--detach", f"--log-file={tmp}/vswitchd.log")
-    return db
+def start_ovs(lab: Lab) -> ovs_switch.Switches:
+    """Open vSwitch (userspace datapath) at the OVS_DB that switch_lab configured."""
+    switches = ovs_switch.Switches(lab, lab.workdir)
+    switches.start()
+    return switches
 
 
 def test_an_ovs_switch_with_a_trunk_uplink_and_an_lacp_bond(ovs_lab: Lab) -> None:
@@ -197,10 +189,7 @@ def test_an_ovs_switch_with_a_trunk_uplink_and_an_lacp_bond(ovs_lab: Lab) -> Non
     path = switch_lab(lab, "[ovs0]\ntype = openvswitch\ndatapath = netdev\nuplink = eth1\nvlans = 100 200-201\n"
                            "[ovs1]\ntype = openvswitch\ndatapath = netdev\nbond = bond1\nmembers = eth2 eth3\n"
                            "bond-mode = 802.3ad\n", "eth1", "eth2", "eth3")
-    db = start_ovs(lab)
-
-    def vsctl(*words: str) -> str:
-        return lab.ns(lab.node, "ovs-vsctl", f"--db={db}", *words).stdout.strip()
+    vsctl = start_ovs(lab).vsctl
 
     switch(lab, "apply")
     assert vsctl("port-to-br", "eth1") == "ovs0" and vsctl("get", "port", "eth1", "trunks") == "[100, 200, 201]"
@@ -303,10 +292,7 @@ def test_bonds_and_vlan_trunks_carry_traffic_and_go_when_no_longer_declared(lab:
 def test_an_ovs_port_the_operator_added_is_refused_and_left_as_it_was(ovs_lab: Lab) -> None:
     lab = ovs_lab
     path = switch_lab(lab, "[ovs0]\ntype = openvswitch\ndatapath = netdev\nuplink = eth1\nvlans = 100\n", "eth1")
-    db = start_ovs(lab)
-
-    def vsctl(*words: str) -> str:
-        return lab.ns(lab.node, "ovs-vsctl", f"--db={db}", *words).stdout.strip()
+    vsctl = start_ovs(lab).vsctl
 
     vsctl("add-br", "ovs0", "--", "set", "bridge", "ovs0", "datapath_type=netdev")
     vsctl("add-port", "ovs0", "eth1", "--", "set", "port", "eth1", "trunks=[5]")
@@ -322,10 +308,7 @@ def test_an_ovs_port_the_operator_added_is_refused_and_left_as_it_was(ovs_lab: L
 def test_a_changed_ovs_mtu_changes_the_switch_in_place(ovs_lab: Lab) -> None:
     lab = ovs_lab
     path = switch_lab(lab, "[ovs0]\ntype = openvswitch\ndatapath = netdev\nuplink = eth1\nmtu = 1400\n", "eth1")
-    db = start_ovs(lab)
-
-    def vsctl(*words: str) -> str:
-        return lab.ns(lab.node, "ovs-vsctl", f"--db={db}", *words).stdout.strip()
+    vsctl = start_ovs(lab).vsctl
 
     switch(lab, "apply")
     vsctl("set", "bridge", "ovs0", "other_config:stp-priority=4096")
@@ -345,14 +328,13 @@ def test_a_changed_ovs_mtu_changes_the_switch_in_place(ovs_lab: Lab) -> None:
 def test_an_ovs_switch_named_like_a_kernel_device_is_refused_and_shown_missing(ovs_lab: Lab) -> None:
     lab = ovs_lab
     path = switch_lab(lab, "[ovs5]\ntype = openvswitch\ndatapath = netdev\n")
-    db = start_ovs(lab)
+    vsctl = start_ovs(lab).vsctl
     lab.ns(lab.node, "ip", "link", "add", "ovs5", "type", "veth", "peer", "name", "ovs5p")
     lab.ns(lab.node, "ip", "link", "add", "ovs6", "type", "veth", "peer", "name", "ovs6p")
     result = switch(lab, "apply", check=False)
     assert result.returncode != 0 and "ovs5 exists on this node and is not an OVS bridge" in result.stderr
-    assert lab.ns(lab.node, "ovs-vsctl", f"--db={db}", "list-br").stdout.strip() == ""
+    assert vsctl("list-br") == ""
     # One OVSDB has although vswitchd could not open it: show says missing, not ok.
-    lab.ns(lab.node, "ovs-vsctl", f"--db={db}", "add-br", "ovs6", "--", "set", "bridge", "ovs6",
-           "datapath_type=netdev")
+    vsctl("add-br", "ovs6", "--", "set", "bridge", "ovs6", "datapath_type=netdev")
     path.write_text("[ovs6]\ntype = openvswitch\ndatapath = netdev\n")
     assert "missing ovs bridge ovs6" in switch(lab, "show").stdout
