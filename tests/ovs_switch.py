@@ -1,6 +1,6 @@
 """A real Open vSwitch in a lab's node: ovsdb-server and ovs-vswitchd (userspace datapath), sockets in a tmp dir.
 
-Used by tests/kernel/test_openvswitch.py and bench/ovs.py (recipe:
+Used by tests/kernel/test_openvswitch.py, test_switches.py and bench/ovs.py (recipe:
 ../shared/docs/testing-recipes.md). Nothing goes to OVS's own /run paths:
 every socket, pid and log file is in ``rundir``; stop() ends both daemons by pid.
 """
