@@ -84,6 +84,12 @@ class Nic(Value):
         return eui64(self.mac, IPv6Network("fe80::/64"))
 
     @property
+    def idents(self) -> tuple[str, ...]:
+        """What an instance tag may name this NIC by: its index, name or UUID (those it has)."""
+        return tuple(ident for ident in (str(self.index) if self.index is not None else "", self.name, self.uuid)
+                     if ident)
+
+    @property
     def is_communication(self) -> bool:
         """Ganeti's instance-communication NIC: it gets features/communication.py alone."""
         return self.interface.startswith(COMMUNICATION_TAP_PREFIX) or self.name.startswith(

@@ -139,8 +139,7 @@ def limit_for(nic: Nic, cfg: Config) -> Limit | None:
     """The NIC's limit: its own instance tag (by index, name or UUID), else its network's, else None."""
     mine = instance_limits(nic.tags)
     network = network_limit(nic.network.tags, cfg.QOS_TAG)
-    idents = [ident for ident in (str(nic.index) if nic.index is not None else "", nic.name, nic.uuid) if ident]
-    own = [mine[ident] for ident in idents if ident in mine]
+    own = [mine[ident] for ident in nic.idents if ident in mine]
     if len(own) > 1 and any(limit != own[0] for limit in own):
         raise InputError(f"TAGS: {shown(own[0].source)} and {shown(own[1].source)} name the same NIC "
                          "with different limits")

@@ -24,9 +24,7 @@ def applies(nic: Nic, cfg: Config) -> bool:
 
 
 def plan(nic: Nic, cfg: Config, facts: Facts, result: Plan) -> None:
-    idents = tuple(ident for ident in (str(nic.index) if nic.index is not None else "", nic.name, nic.uuid)
-                   if ident)
-    chosen, unknown = profiles.choose(nic.tags, idents, facts.profiles)
+    chosen, unknown = profiles.choose(nic.tags, nic.idents, facts.profiles)
     if unknown:
         # Fail closed: without the profile the NIC would start unfiltered.
         raise InputError(f"TAGS: {checks.shown(unknown[0])}: names no firewall profile defined on this node "

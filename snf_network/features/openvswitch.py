@@ -80,8 +80,7 @@ def _refuse_profiles(nic: Nic, facts: Facts) -> None:
     ``synnefo:network:<nic>:<profile>`` naming this NIC (known profile or
     not), or a bare ``<profile>`` tag, which covers every NIC.
     """
-    idents = tuple(ident for ident in (str(nic.index) if nic.index is not None else "", nic.name, nic.uuid)
-                   if ident)
+    idents = nic.idents
     chosen, unknown = profiles.choose(nic.tags, idents, facts.profiles)
     if chosen or unknown:
         # Name the tag: an unknown profile's, else this NIC's own tag for the profile, else the bare one.
