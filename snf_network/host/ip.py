@@ -85,28 +85,9 @@ def apply(host: Host, lines: list[Line]) -> None:
     whole batch, since we cannot tell which additions took.
     """
     for family in (4, 6):
-        batch = [line for line in lines if line.family == family and line.proxy is None]
-        if not batch:
-            continue
         argv = ["ip", "-force", "-batch", "-"] if family == 4 else ["ip", "-6", "-force", "-batch", "-"]
-        result = host.run(argv, "".join(line.text + "\n" for line in batch), check=False)
-        if result.returncode == 0:
-            continue
-        message: list[str] = []
-        failed_lines = 0
-        for text in result.stderr.splitlines():
-            if not (text.startswith(_FAILED) and text[len(_FAILED):].isdigit()):
-                message.append(text)
-                continue
-            failed_lines += 1
-            number = int(text[len(_FAILED):])
-            line = batch[number - 1] if 0 < number <= len(batch) else None
-            if line is None or line.must_succeed:
-                reason = "; ".join(message) or "failed"
-                raise CommandError(argv, result.returncode, f"ip {line.text if line else '-batch'}: {reason}")
-            message = []
-        if not failed_lines or message:
-            raise CommandError(argv, result.returncode, "; ".join(message) or f"exit status {result.returncode}")
+        batch(host, argv, [(line.text, line.must_succeed) for line in lines
+                           if line.family == family and line.proxy is None])
     for line in lines:
         if line.proxy is not None:
             add, entry = line.proxy
@@ -115,6 +96,33 @@ def apply(host: Host, lines: list[Line]) -> None:
             except OSError as exc:
                 if line.must_succeed:
                     raise CommandError(["ip", "-6", "neigh"], 2, f"ip -6 {line.text}: {exc.strerror}") from None
+
+
+def batch(host: Host, argv: list[str], lines: list[tuple[str, bool]]) -> None:
+    """Run ``lines`` (text, must succeed) through ``argv`` (``ip`` or ``tc -force -batch -``).
+
+    Raise on a failed must-succeed line, or on a failure not pinned on a line.
+    """
+    if not lines:
+        return
+    result = host.run(argv, "".join(text + "\n" for text, _ in lines), check=False)
+    if result.returncode == 0:
+        return
+    message: list[str] = []
+    failed = 0
+    for text in result.stderr.splitlines():
+        if not (text.startswith(_FAILED) and text[len(_FAILED):].isdigit()):
+            message.append(text)
+            continue
+        failed += 1
+        number = int(text[len(_FAILED):])
+        line = lines[number - 1] if 0 < number <= len(lines) else None
+        if line is None or line[1]:
+            reason = "; ".join(message) or "failed"
+            raise CommandError(argv, result.returncode, f"{argv[0]} {line[0] if line else '-batch'}: {reason}")
+        message = []
+    if not failed or message:
+        raise CommandError(argv, result.returncode, "; ".join(message) or f"exit status {result.returncode}")
 
 
 class IpBackend(Backend):

@@ -15,8 +15,9 @@ links, one ``tc -batch``. As in host/ip.py, every line is idempotent
 
 from __future__ import annotations
 
-from snf_network.errors import CommandError, SnfNetworkError
+from snf_network.errors import SnfNetworkError
 from snf_network.host import Backend
+from snf_network.host.ip import batch
 from snf_network.plan import IfbLink, IngressRedirect, Shaper
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 # The preference of our one ingress filter: deleting by it removes ours only.
 FILTER_PREF = 4911
 IFB_QUEUE = 1000  # packets; an ifb's own default of 32 drops TCP's bursts long before the shaper would
-_FAILED = "Command failed -:"
 
 
 def _quantum(rate: int) -> int:
@@ -81,30 +81,6 @@ def remove_lines(items: list[Item]) -> tuple[list[tuple[str, bool]], list[tuple[
     tc += [(f"qdisc del dev {item.dev} root", False) for item in items if isinstance(item, Shaper)]
     links = [(f"link del dev {item.dev}", False) for item in items if isinstance(item, IfbLink)]
     return tc, links
-
-
-def batch(host: Host, argv: list[str], lines: list[tuple[str, bool]]) -> None:
-    """Run ``lines`` through ``argv`` (``ip``/``tc -force -batch -``); raise on a failed must-succeed line."""
-    if not lines:
-        return
-    result = host.run(argv, "".join(text + "\n" for text, _ in lines), check=False)
-    if result.returncode == 0:
-        return
-    message: list[str] = []
-    failed = 0
-    for text in result.stderr.splitlines():
-        if not (text.startswith(_FAILED) and text[len(_FAILED):].isdigit()):
-            message.append(text)
-            continue
-        failed += 1
-        number = int(text[len(_FAILED):])
-        line = lines[number - 1] if 0 < number <= len(lines) else None
-        if line is None or line[1]:
-            reason = "; ".join(message) or "failed"
-            raise CommandError(argv, result.returncode, f"{argv[0]} {line[0] if line else '-batch'}: {reason}")
-        message = []
-    if not failed or message:
-        raise CommandError(argv, result.returncode, "; ".join(message) or f"exit status {result.returncode}")
 
 
 class TcBackend(Backend):
