@@ -144,9 +144,9 @@ class Host:
 
     def set_address(self, add: bool, address: str, dev: str) -> None:
         """An IPv4 address of the node's on ``dev`` (a communication tap's 169.254.169.254/32), over netlink."""
-        from snf_network.host import communication
+        from snf_network.host import netlink
 
-        communication.set_address(add, address, dev)
+        netlink.set_address(add, address, dev)
 
     def tx_checksum(self, dev: str, enable: bool | None = None) -> bool:
         """The transmit checksum offload of ``dev``, set first when ``enable`` is given (SIOCETHTOOL)."""

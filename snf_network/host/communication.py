@@ -190,33 +190,6 @@ def release_lease(host: Host, cfg: Config, entry: HostsEntry) -> None:
                     f"the lease expires within {LEASE_TIME}")
 
 
-RTM_NEWADDR, RTM_DELADDR, IFA_ADDRESS, IFA_LOCAL = 20, 21, 1, 2
-
-
-def set_address(add: bool, address: str, dev: str) -> None:
-    """Add (or replace) or delete an IPv4 ``address/prefix`` on ``dev``, like ``ip address replace|del``.
-
-    One netlink request in process, not an ``ip`` process (a few ms of a NIC's up).
-    Raises OSError with the kernel's errno (ENODEV, EADDRNOTAVAIL when deleting one not there).
-    """
-    import _socket  # type: ignore[import-not-found,unused-ignore]
-    import struct
-
-    from snf_network.host import netlink
-
-    host_part, _, prefix = address.partition("/")
-    try:
-        ifindex = _socket.if_nametoindex(dev)
-    except OSError:
-        raise OSError(19, f"Cannot find device {dev!r}") from None
-    packed = _socket.inet_pton(_socket.AF_INET, host_part)
-    payload = struct.pack("BBBBi", _socket.AF_INET, int(prefix or 32), 0, 0, ifindex)
-    for kind in (IFA_LOCAL, IFA_ADDRESS):
-        payload += struct.pack("HH", 8, kind) + packed
-    flags = netlink.NLM_F_REQUEST | netlink.NLM_F_ACK | (netlink.NLM_F_CREATE | netlink.NLM_F_REPLACE if add else 0)
-    netlink._request(RTM_NEWADDR if add else RTM_DELADDR, flags, payload)
-
-
 SIOCETHTOOL, ETHTOOL_GTXCSUM, ETHTOOL_STXCSUM = 0x8946, 0x16, 0x17
 
 

@@ -24,6 +24,7 @@ RTM_GETLINK = 18
 RTM_NEWROUTE, RTM_GETROUTE, RTM_NEWNEIGH, RTM_DELNEIGH = 24, 26, 28, 29
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP, NLM_F_REPLACE, NLM_F_CREATE = 0x1, 0x4, 0x300, 0x100, 0x400
 NUD_PERMANENT, NTF_PROXY, NDA_DST = 0x80, 0x08, 1
+RTM_NEWADDR, RTM_DELADDR, IFA_ADDRESS, IFA_LOCAL = 20, 21, 1, 2
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_MULTIPATH, RTA_TABLE, RTA_VIA = 1, 4, 5, 9, 15, 18
 RTN_UNICAST, RTPROT_KERNEL, RT_SCOPE_LINK, RTM_F_FIB_MATCH = 1, 2, 253, 0x2000
@@ -209,6 +210,25 @@ def proxy_neighbour(add: bool, address: str, dev: str) -> None:
     payload = ndmsg + struct.pack("HH", 4 + len(destination), NDA_DST) + destination
     flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | NLM_F_REPLACE if add else 0)
     _request(RTM_NEWNEIGH if add else RTM_DELNEIGH, flags, payload)
+
+
+def set_address(add: bool, address: str, dev: str) -> None:
+    """Add (or replace) or delete an IPv4 ``address/prefix`` on ``dev``, like ``ip address replace|del``.
+
+    One request in process, not an ``ip`` process (a few ms of a communication NIC's up).
+    Raises OSError with the kernel's errno (ENODEV, EADDRNOTAVAIL when deleting one not there).
+    """
+    host_part, _, prefix = address.partition("/")
+    try:
+        ifindex = _socket.if_nametoindex(dev)
+    except OSError:
+        raise OSError(19, f"Cannot find device {dev!r}") from None
+    packed = _socket.inet_pton(_socket.AF_INET, host_part)
+    payload = struct.pack("BBBBi", _socket.AF_INET, int(prefix or 32), 0, 0, ifindex)
+    for kind in (IFA_LOCAL, IFA_ADDRESS):
+        payload += struct.pack("HH", 8, kind) + packed
+    flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | NLM_F_REPLACE if add else 0)
+    _request(RTM_NEWADDR if add else RTM_DELADDR, flags, payload)
 
 
 def _name(ifindex: int) -> str:
