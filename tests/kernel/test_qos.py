@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.kernel.two_nodes import nothing_left
 from tests.lab import GATEWAY, UPSTREAM_IP, Lab, Vm, can_run
 
 pytestmark = pytest.mark.kernel
@@ -86,7 +87,7 @@ def test_a_tagged_routed_nic_is_shaped_both_ways_and_ifdown_removes_every_part(r
     lab.program("kvm-ifdown-custom", env, "tap1", "false")
     left = tc_state(lab, "tap1")
     assert "ifbtap1" not in left and "htb" not in left and "ingress" not in left and "mirred" not in left
-    assert not (lab.workdir / "state" / "tap1.json").exists()
+    nothing_left(lab, "tap1")  # nor a rule, route, proxy, nft element, binding or record
 
 
 def test_the_smallest_frames_a_vm_can_send_go_through_the_shaper_too(routed: tuple[Lab, Vm]) -> None:
