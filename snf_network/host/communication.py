@@ -188,6 +188,29 @@ def release_lease(host: Host, cfg: Config, entry: HostsEntry) -> None:
     if result.returncode != 0:
         log.warning(f"{entry.dev}: dhcp_release {entry.ip}: {result.stderr.strip() or result.returncode}: "
                     f"the lease expires within {LEASE_TIME}")
+        return
+    _wait_until_dhcp_read(host)
+
+
+def _wait_until_dhcp_read(host: Host, seconds: float = 0.25) -> None:
+    """Until dnsmasq has read what waits on its DHCP socket (the release just sent), for at most ``seconds``.
+
+    The caller removes the tap's 169.254.169.254 next; dnsmasq (bind-dynamic)
+    ignores a packet of an interface it no longer has an address on, so a
+    release still queued when the address goes is lost, and the address's
+    next holder gets no answer until the lease expires (seen in CI).
+    /proc/net/udp's rx_queue of local port 67 says when it has been read.
+    """
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        table = host.read("/proc/net/udp") or ""
+        queued = [int(fields[4].partition(":")[2], 16) for fields in (line.split() for line in table.splitlines()[1:])
+                  if len(fields) > 4 and fields[1].endswith(":0043")]
+        if not any(queued):
+            return
+        time.sleep(0.002)
 
 
 SIOCETHTOOL, ETHTOOL_GTXCSUM, ETHTOOL_STXCSUM = 0x8946, 0x16, 0x17
