@@ -152,8 +152,12 @@ class Lab:
         return self
 
     def write_config(self, extra: str = "") -> None:
+        # Written aside and renamed into place: a daemon reloading on SIGHUP at that
+        # moment must read the old file or the new one, never a truncated one (whose
+        # defaults would point it at the node's own /var/lib/nfdhcpd).
         state = self.workdir / "state"
-        self.config_path.write_text(
+        aside = self.config_path.with_name(self.config_path.name + ".new")
+        aside.write_text(
             f"STATE_DIR={state}\n"
             f"LOCK_FILE={state}/lock\n"
             f"LOGFILE={self.workdir}/snf-network.log\n"
@@ -161,6 +165,7 @@ class Lab:
             f"IFUP_EXTRA_SCRIPT={self.workdir}/ifup-extra\n"
             "SYSLOG=no\n" + extra
         )
+        os.replace(aside, self.config_path)
 
     def add_vm(self, index: int, mac: str, tap: str | None = None) -> Vm:
         """A VM namespace whose eth0 is the peer of ``tap`` in the node."""

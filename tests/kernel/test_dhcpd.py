@@ -47,6 +47,16 @@ class Node:
     def config(self, extra: str = "") -> None:
         self.lab.write_config(self.extra(extra))
 
+    def reload(self, extra: str = "") -> None:
+        """Write the configuration with ``extra``, SIGHUP, and wait until the daemon has read it.
+
+        Waiting matters: a test that wrote the file again while the last reload
+        was still reading would count that reload's "done" as its own."""
+        self.config(extra)
+        done = self.daemon.log().count("reload: done")
+        self.daemon.signal(signal.SIGHUP)
+        self.daemon.wait_for(lambda: self.daemon.log().count("reload: done") > done, "the reload")
+
     def vm(self, mac: str = "", ip: str = "", **env: str) -> tuple[Vm, dict[str, str]]:
         """A new VM, its NIC brought up by kvm-vif-bridge with the nfdhcpd tag (routed unless ``env`` says)."""
         self.index += 1
@@ -376,32 +386,24 @@ def test_a_second_daemon_refuses_to_start_beside_the_first(node: Node, routed: V
 
 
 def test_sighup_reloads_the_configuration(node: Node, routed: Vm) -> None:
-    node.config("DHCP_NAMESERVERS='192.0.2.54 192.0.2.55'\n")
     try:
-        marker = node.daemon.log().count("reload: done")
-        node.daemon.signal(signal.SIGHUP)
-        node.daemon.wait_for(lambda: node.daemon.log().count("reload: done") > marker, "the reload")
+        node.reload("DHCP_NAMESERVERS='192.0.2.54 192.0.2.55'\n")
         lease = udhcpc(node.lab, routed)
         assert lease is not None and lease["dns"] == "192.0.2.54 192.0.2.55"
     finally:
-        node.config()
-        node.daemon.signal(signal.SIGHUP)
+        node.reload()
 
 
 def test_router_advertisements_come_unsolicited_every_ra_period(node: Node, routed: Vm) -> None:
-    node.config("RA_PERIOD=4\n")
     try:
-        done = node.daemon.log().count("reload: done")
-        node.daemon.signal(signal.SIGHUP)
-        node.daemon.wait_for(lambda: node.daemon.log().count("reload: done") > done, "the reload")
+        node.reload("RA_PERIOD=4\n")
         time.sleep(0.2)  # the advertisement a reload sends at once is not the periodic one
         frames = node.lab.sniff(routed.name, "eth0", seconds=5).frames()
         advertisements = [frame for frame in frames if frame[12:14] == b"\x86\xdd" and frame[20] == 58
                           and frame[54] == 134 and frame[38:54] == bytes.fromhex("ff02" + "00" * 13 + "01")]
         assert advertisements, f"no RA to all nodes in 5 s with RA_PERIOD=4 ({len(frames)} frames)"
     finally:
-        node.config()
-        node.daemon.signal(signal.SIGHUP)
+        node.reload()
 
 
 def test_a_storm_of_sighups_is_not_a_storm_of_router_advertisements(node: Node, routed: Vm) -> None:
