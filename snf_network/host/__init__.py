@@ -20,6 +20,7 @@ from snf_network.host import files, run
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
+    import _socket
     from collections.abc import Callable
 
     from snf_network.config import Config
@@ -159,6 +160,23 @@ class Host:
         from snf_network.host import legacy
 
         return legacy.remove_legacy_rules(self, interface)
+
+    def unix_stream(self, path: str) -> _socket.socket | None:
+        """A stream connected to a daemon's unix socket (Open vSwitch's database, a switch); None if none answers.
+
+        None sends the caller to the daemon's own tool, which says why in words
+        the operator knows (host/ovsdb.py, host/openflow.py).
+        """
+        import _socket
+
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(path)
+        except OSError:
+            sock.close()
+            return None
+        return sock
 
     def announce(self, announcements: list[tuple[str, str, str]]) -> None:
         """Gratuitous ARP / unsolicited NA, from a detached child (host/announce.py)."""

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from snf_network.config import Config
-    from snf_network.host import Host
+    from snf_network.host import Host, openflow
     from snf_network.plan import Item
 
 COOKIE_PREFIX = 0x736E66  # "snf": the top 24 bits of every cookie of ours
@@ -254,11 +254,25 @@ class OvsBackend(Backend):
                 if any(item.rate for item in old_ports):
                     _destroy(host, cfg, owned_rows(host, cfg, old_ports))
             return
-        if ports or old_ports:
-            self._ports(host, cfg, ports, old_ports)
-        self._flows(host, cfg, guards, old_guards, removing=False)
+        from snf_network.host import openflow
+
+        timeout = max(1.0, cfg.COMMAND_TIMEOUT)
+        switches = {switch: openflow.Switch.connect(host, openflow.mgmt_socket(cfg.OVS_RUNDIR, switch), timeout)
+                    for switch in dict.fromkeys(item.switch for item in guards + old_guards)}
+        try:
+            if ports or old_ports:
+                self._ports(host, cfg, ports, old_ports)
+            self._flows(host, cfg, guards, old_guards, removing=False, switches=switches)
+        finally:
+            for switch in switches.values():
+                if switch is not None:
+                    switch.close()
 
     def _ports(self, host: Host, cfg: Config, ports: list[OvsPort], old_ports: list[OvsPort]) -> None:
+        from snf_network.host import ovsdb
+
+        if ovsdb.set_ports(host, cfg, ports, old_ports):
+            return
         # Only a NIC with a limit, now or in its record, costs a read: the QoS rows it replaces.
         rows = owned_rows(host, cfg, ports + old_ports) if any(item.rate for item in ports + old_ports) else []
         # OVSDB checks references before it collects a deleted port's row: rows that
@@ -277,12 +291,25 @@ class OvsBackend(Backend):
             _destroy(host, cfg, rows)
 
     def _flows(self, host: Host, cfg: Config, guards: list[OvsFlows], old_guards: list[OvsFlows],
-               removing: bool) -> None:
+               removing: bool, switches: dict[str, openflow.Switch | None] | None = None) -> None:
+        """Each switch's flows in OpenFlow from here (``switches``: connections opened already), else by ovs-ofctl."""
+        from snf_network.host import openflow
+
         for switch in dict.fromkeys(item.switch for item in guards + old_guards):
             add = [item for item in guards if item.switch == switch]
             remove = [item for item in old_guards if item.switch == switch]
+            script = flow_script(add, remove)
+            opened = switches is not None and switch in switches
+            connection = switches[switch] if switches is not None and opened else openflow.Switch.connect(
+                host, openflow.mgmt_socket(cfg.OVS_RUNDIR, switch), max(1.0, cfg.COMMAND_TIMEOUT))
+            try:
+                if connection is not None and connection.push(script):
+                    continue
+            finally:
+                if connection is not None and not opened:
+                    connection.close()
             argv = ofctl(cfg, "add-flows", ofctl_target(cfg, switch), "-")
-            result = host.run(argv, flow_script(add, remove), check=False)
+            result = host.run(argv, script, check=False)
             if result.returncode == 0:
                 continue
             if removing and not add and _switch_gone(result.stderr):

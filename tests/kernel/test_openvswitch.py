@@ -11,6 +11,7 @@ nothing of ours left: no port, no flow under the tap's cookie, no record.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -268,6 +269,52 @@ def test_verify_sees_a_changed_port_and_a_deleted_flow_and_reapply_restores_them
     ovs.lab.program("snf-network", env, "reapply")
     verify = ovs.lab.program("snf-network", env, "verify", check=False)
     assert f"{vm.tap}:" not in verify.stdout, verify.stdout
+    down(ovs, vm, env)
+
+
+def numberless(flows: list[str]) -> list[str]:
+    """Flows without their port's OpenFlow number (a port added again may get another one)."""
+    return sorted(re.sub(r"in_port=\w+", "in_port=N", flow) for flow in flows)
+
+
+def test_the_port_and_flows_we_send_ourselves_are_what_ovs_vsctl_and_ovs_ofctl_make(ovs: Ovs, tmp_path: Path) -> None:
+    """The NIC programs speak OVSDB and OpenFlow 1.3 themselves; a switch without OpenFlow 1.3 gets ovs-ofctl.
+
+    Wrappers on PATH log every ovs-vsctl and ovs-ofctl the program runs: none
+    on the first up; ovs-ofctl once the switch allows OpenFlow 1.0 only. The
+    flows and port columns must be the same either way, and verify content.
+    """
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    log = tmp_path / "tools.log"
+    for name in ("ovs-vsctl", "ovs-ofctl"):
+        wrapper = tools / name
+        wrapper.write_text(f'#!/bin/sh\necho "{name} $*" >> {log}\nexec /usr/bin/{name} "$@"\n')
+        wrapper.chmod(0o755)
+    vm = ovs.vm()
+    env = ovs.env(vm, vlan=".100:200", ip="203.0.113.65")
+    env["PATH"] = f"{tools}:{env['PATH']}"
+    # Someone else's keys on the port stay; ours are set (ovs-vsctl set ... external_ids:k=v does the same).
+    ovs.vsctl("add-port", "br0", vm.tap, "--", "set", "Port", vm.tap, "external_ids:site=kept",
+              "external_ids:snf-network-mac=stale")
+    try:
+        up(ovs, env)
+        assert not log.exists(), log.read_text()
+        ours = (numberless(ovs.flows("br0", vm.tap)),
+                ovs.vsctl("get", "Port", vm.tap, "tag", "trunks", "vlan_mode", "external_ids").splitlines())
+        assert 'site=kept' in ours[1][3] and f'snf-network-mac="{vm.mac}"' in ours[1][3]
+        ovs.lab.program("kvm-vif-bridge", {**env, "ACTION": "down"})
+        ovs.vsctl("set", "Bridge", "br0", "protocols=OpenFlow10")
+        ovs.vsctl("add-port", "br0", vm.tap, "--", "set", "Port", vm.tap, "external_ids:site=kept")
+        up(ovs, env)
+        assert "ovs-ofctl --timeout=20 add-flows" in log.read_text()
+        theirs = (numberless(ovs.flows("br0", vm.tap)),
+                  ovs.vsctl("get", "Port", vm.tap, "tag", "trunks", "vlan_mode", "external_ids").splitlines())
+        assert ours == theirs
+        verify = ovs.lab.program("snf-network", env, "verify", check=False)
+        assert f"{vm.tap}:" not in verify.stdout, verify.stdout
+    finally:
+        ovs.vsctl("clear", "Bridge", "br0", "protocols")
     down(ovs, vm, env)
 
 

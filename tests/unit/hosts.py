@@ -135,3 +135,7 @@ class RecordingHost(Host):
 
     def announce(self, announcements: list[tuple[str, str, str]]) -> None:
         self.announced += announcements
+
+    def unix_stream(self, path: str) -> None:
+        """No daemon answers here: Open vSwitch's work goes to ovs-vsctl and ovs-ofctl, which are recorded."""
+        return None

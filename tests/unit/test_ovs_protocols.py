@@ -1,0 +1,180 @@
+"""The NIC programs' own OVSDB and OpenFlow 1.3 encodings (real Open vSwitch: tests/kernel/test_openvswitch.py)."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+
+import pytest
+
+from snf_network import config
+from snf_network.errors import SnfNetworkError
+from snf_network.host import Host, openflow, ovsdb
+from snf_network.host.ovs import cookie, flow_script
+from snf_network.plan import OvsFlows, OvsPort
+from tests.unit.hosts import RecordingHost
+
+MAC = "aa:00:00:12:34:56"
+GUARDS = [
+    OvsFlows("br0", "tap3", cookie("tap3"), MAC, ip4="192.0.2.10"),
+    OvsFlows("br0", "tap4", cookie("tap4"), MAC, ip4="192.0.2.11",
+             ip6="fe80::a800:ff:fe12:3456,2001:db8:1:0:a800:ff:fe12:3456"),
+    OvsFlows("br0", "tap5", cookie("tap5"), MAC, any4=True, any6=True),
+    OvsFlows("br0", "tap6", cookie("tap6"), MAC, ip6="2001:db8:1::5"),
+]
+PORTS = {"tap3": 3, "tap4": 4, "tap5": 5, "tap6": 6}
+
+
+@pytest.mark.parametrize("guard", GUARDS, ids=lambda guard: guard.port)
+def test_every_flow_we_write_becomes_a_well_formed_flow_mod(guard: OvsFlows) -> None:
+    script = flow_script([guard], [GUARDS[0]] if guard is not GUARDS[0] else [])
+    messages = openflow.flow_mods(script, PORTS, first_xid=2)
+    assert len(messages) == len(script.splitlines())
+    for xid, message in enumerate(messages, start=2):
+        version, kind, length, number = struct.unpack_from("!BBHI", message)
+        assert (version, kind, length, number) == (4, openflow.FLOW_MOD, len(message), xid)
+        assert length % 8 == 0
+        command, priority = message[25], struct.unpack_from("!H", message, 30)[0]
+        match_type, match_length = struct.unpack_from("!HH", message, 48)
+        assert match_type == 1 and match_length >= 4
+        if command == openflow.DELETE:
+            assert message[24] == openflow.ALL_TABLES and match_length == 4
+        else:
+            assert command == openflow.ADD and priority > 0
+            in_port = struct.unpack_from("!HBBI", message, 52)
+            assert in_port == (0x8000, 0, 4, PORTS[guard.port])  # OXM in_port comes first
+
+
+def test_a_flow_mod_is_byte_for_byte_what_openflow_13_says() -> None:
+    [message] = openflow.flow_mods('add priority=110,cookie=0x736e660000000001,in_port="tap3",udp,tp_dst=68,'
+                                   "actions=NORMAL", PORTS)
+    match = (struct.pack("!HH", 1, 4 + 8 + 6 + 5 + 6)  # OFPMT_OXM: in_port, eth_type, ip_proto, udp_dst
+             + struct.pack("!HBBI", 0x8000, 0 << 1, 4, 3) + struct.pack("!HBBH", 0x8000, 5 << 1, 2, 0x0800)
+             + struct.pack("!HBBB", 0x8000, 10 << 1, 1, 17) + struct.pack("!HBBH", 0x8000, 16 << 1, 2, 68))
+    match += b"\0" * (-len(match) % 8)
+    actions = struct.pack("!HH4x", 4, 24) + struct.pack("!HHIH6x", 0, 16, 0xFFFFFFFA, 0xFFFF)
+    body = struct.pack("!QQBBHHHIIIH2x", 0x736E660000000001, 0, 0, 0, 0, 0, 110, 0xFFFFFFFF, 0xFFFFFFFF,
+                       0xFFFFFFFF, 0) + match + actions
+    assert message == struct.pack("!BBHI", 4, 14, 8 + len(body), 1) + body
+
+
+def test_a_delete_by_cookie_masks_what_it_was_given() -> None:
+    [everything, masked] = openflow.flow_mods("delete cookie=0x736e660000000001/-1\n"
+                                              "delete cookie=0x736e660000000001/0xffffff7fffffffff\n", {})
+    assert struct.unpack_from("!QQ", everything, 8) == (0x736E660000000001, (1 << 64) - 1)
+    assert struct.unpack_from("!QQ", masked, 8) == (0x736E660000000001, 0xFFFFFF7FFFFFFFFF)
+
+
+@pytest.mark.parametrize("line", [
+    "add priority=1,cookie=0x1,tcp,actions=NORMAL",  # a protocol we never write
+    "add priority=1,cookie=0x1,udp,tp_dst=68,actions=output:3",  # an action we never write
+    "add priority=1,cookie=0x1,ip,tp_dst=68,actions=drop",  # a port without its protocol
+    "add cookie=0x1,ip,actions=drop",  # no priority
+    "modify priority=1,cookie=0x1,ip,actions=drop",
+])
+def test_a_word_we_do_not_write_is_refused_before_anything_is_sent(line: str) -> None:
+    with pytest.raises(ValueError):
+        openflow.flow_mods(line, PORTS)
+
+
+def test_a_port_the_switch_does_not_have_is_one_line() -> None:
+    with pytest.raises(SnfNetworkError, match="tap9: not a port of the switch"):
+        openflow.flow_mods('add priority=1,cookie=0x1,in_port="tap9",actions=drop', PORTS)
+
+
+def test_json_for_ovsdb_without_the_json_module() -> None:
+    value = {"method": "transact", "params": ["Open_vSwitch", {"row": {"name": 'ta"p\\3', "tag": 100,
+                                                                       "on": True, "off": None}}], "id": 1}
+    text = ovsdb.dumps(value)
+    assert ovsdb._scan(text, 0) == (value, len(text))
+    with pytest.raises(TypeError):
+        ovsdb.dumps({"x": 1.5})
+
+
+PORT = OvsPort("br0", "tap3", tag=100, vlan_mode="access", instance="vm1.example.org", nic="u-1", mac=MAC)
+
+
+def test_without_a_database_socket_or_with_limits_ovs_vsctl_does_the_work() -> None:
+    cfg = config.from_text("OVS_DB=/run/test/db.sock\n")
+    assert not ovsdb.set_ports(RecordingHost(), cfg, [PORT], [])  # nothing listens there
+    limited = OvsPort("br0", "tap3", instance="vm1.example.org", nic="u-1", mac=MAC, rate=20_000_000)
+    assert not ovsdb.set_ports(Host(), cfg, [limited], [])
+    assert not ovsdb.set_ports(Host(), config.from_text("OVS_DB=tcp:127.0.0.1:6640\n"), [PORT], [])
+    assert ovsdb.db_socket(config.from_text("OVS_DB=unix:/x/db.sock\n")) == "/x/db.sock"
+
+
+class FakeDatabase:
+    """A unix socket that answers like ovsdb-server for one NIC: tap3 new on br0, applied at once."""
+
+    def __init__(self, path: str, bridges: int = 1) -> None:
+        self.requests: list[dict[str, object]] = []
+        self.bridges = bridges
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(path)
+        self.server.listen(1)
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.thread.join(timeout=5)
+        self.server.close()
+
+    def serve(self) -> None:
+        connection, _ = self.server.accept()
+        with connection:
+            self.exchange(connection)
+
+    def exchange(self, connection: socket.socket) -> None:
+        buffer = ""
+        while True:
+            data = connection.recv(65536)
+            if not data:
+                return
+            buffer += data.decode()
+            while buffer:
+                try:
+                    request, end = ovsdb._scan(buffer, 0)
+                except StopIteration:
+                    break
+                buffer = buffer[end:]
+                self.requests.append(request)
+                connection.sendall(ovsdb.dumps({"id": request["id"], "error": None,
+                                                "result": self.answer(request)}).encode())
+
+    def answer(self, request: dict[str, object]) -> object:
+        params = request["params"]
+        assert isinstance(params, list)
+        if request["method"] == "monitor":
+            return {"Open_vSwitch": {"row": {"new": {"cur_cfg": 7}}}}
+        operations = params[1:]
+        if operations[0]["op"] == "select":  # the read: br0 and no port of that name yet
+            return [{"rows": [{"_uuid": ["uuid", "b-1"], "ports": ["set", []]}] * self.bridges},
+                    {"rows": []}, {"rows": []}]
+        return [{} for _ in operations[:-1]] + [{"rows": [{"next_cfg": 7}]}]
+
+
+def test_a_new_port_is_inserted_with_its_columns_and_waited_for(tmp_path: object) -> None:
+    path = f"{tmp_path}/db.sock"
+    database = FakeDatabase(path)
+    cfg = config.from_text(f"OVS_DB={path}\n")
+    assert ovsdb.set_ports(Host(), cfg, [PORT], [])
+    database.close()
+    _, write, monitor = database.requests
+    operations = write["params"][1:]  # type: ignore[index]
+    interface, port, bridge, bump, _ = operations
+    assert interface["row"]["name"] == "tap3" and ["attached-mac", MAC] in interface["row"]["external_ids"][1]
+    assert port["row"]["tag"] == 100 and port["row"]["vlan_mode"] == "access"
+    assert port["row"]["interfaces"] == ["named-uuid", "interface0"]
+    assert ["snf-network-instance", "vm1.example.org"] in port["row"]["external_ids"][1]
+    assert bridge["mutations"] == [["ports", "insert", ["set", [["named-uuid", "port0"]]]]]
+    assert bump["mutations"] == [["next_cfg", "+=", 1]]
+    assert monitor["method"] == "monitor"
+
+
+def test_a_switch_ovsdb_does_not_have_is_left_for_ovs_vsctl_to_say_so(tmp_path: object) -> None:
+    path = f"{tmp_path}/db.sock"
+    database = FakeDatabase(path, bridges=0)
+    assert not ovsdb.set_ports(Host(), config.from_text(f"OVS_DB={path}\n"), [PORT], [])
+    database.close()
+    assert len(database.requests) == 1  # the read, and nothing written
