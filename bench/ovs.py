@@ -11,11 +11,16 @@ script handles right), and prints medians:
 
 - Ganeti's sequence (ganeti-nfdhcpd.md 4.3): ``ovs-vsctl del-port``, ``ip
   link set up``, ``ovs-vsctl add-port``, ``set port tag=``, ``set port trunks=``;
-- our one transaction (``--may-exist add-port`` with VLANs and external_ids);
-- our transaction plus the port's anti-spoofing flows (one ``ovs-ofctl``),
-  which Ganeti's sequence does not have;
-- the whole NIC: kvm-vif-bridge as Ganeti runs it (Python, record, link up,
-  port, flows).
+- the same port as one ovs-vsctl transaction (``--may-exist add-port``
+  with VLANs and external_ids: what a NIC with a bandwidth limit still runs);
+- the port as the NIC programs make it: one OVSDB transaction over the
+  database's socket, waited for as ovs-vsctl waits (host/ovsdb.py), timed in
+  this process;
+- that, plus the port's anti-spoofing flows in OpenFlow 1.3 over the
+  switch's socket (host/openflow.py), which Ganeti's sequence does not have;
+  and, for comparison, the vsctl transaction plus one ``ovs-ofctl add-flows``;
+- the whole NIC: kvm-vif-bridge as Ganeti runs it (Python, record, port,
+  flows, link up).
 
 Targets: at most 40 ms median for the whole NIC with 100 ports, and the
 transaction at most half of Ganeti's sequence at every size.
@@ -34,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from snf_network import config
-from snf_network.host import ovs
+from snf_network.host import Host, openflow, ovs, ovsdb
 from snf_network.plan import OvsFlows, OvsPort
 from tests.lab import VENV_BIN, Lab, can_run, sh
 from tests.ovs_switch import Switches, missing
@@ -51,6 +56,13 @@ def once(argv: list[str], stdin: str | None = None, env: dict[str, str] | None =
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(argv[:6])}... failed: {result.stderr.strip()}")
     return elapsed
+
+
+def timed(step) -> float:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    if not step():
+        raise SystemExit("the in-process path was not taken (see host/ovsdb.py and host/openflow.py)")
+    return (time.perf_counter() - start) * 1000
 
 
 def fill(lab: Lab, switches: Switches, count: int, have: int) -> None:
@@ -114,26 +126,42 @@ def main() -> int:
             print(f"Open vSwitch {SWITCH} (userspace datapath), VLAN .100:200, {args.runs} runs each, the cases "
                   f"interleaved (the machine's load hits them alike); 'ip netns exec' ({overhead:.1f} ms) subtracted")
             have = 1  # the VM's own tap
+            host = Host()  # the sockets are files: reached from here, outside the node's namespace
             script = ovs.flow_script([guard], [])
             for size in sizes:
                 fill(lab, switches, size - 1, have - 1)
                 have = max(have, size)
                 ports = len(switches.vsctl("list-ports", SWITCH).split()) + 1
-                cases: dict[str, list[float]] = {"ganeti": [], "transaction": [], "flows": [], "nic": []}
+                names = ("ganeti", "vsctl", "ours", "ours+flows", "vsctl+ofctl", "nic")
+                cases: dict[str, list[float]] = {name: [] for name in names}
+
+                def ours_and_flows() -> bool:
+                    switch = openflow.Switch.connect(host, openflow.mgmt_socket(cfg.OVS_RUNDIR, SWITCH), 20)
+                    assert switch is not None
+                    try:
+                        return ovsdb.set_ports(host, cfg, [port], []) and switch.push(script)
+                    finally:
+                        switch.close()
+
                 for _ in range(args.runs):
                     no_port()
                     cases["ganeti"].append(once([*node, "sh", "-c", ganeti]) - overhead)
                     no_port()
-                    cases["transaction"].append(once([*node, *transaction]) - overhead)
+                    cases["vsctl"].append(once([*node, *transaction]) - overhead)
+                    no_port()
+                    cases["ours"].append(timed(lambda: ovsdb.set_ports(host, cfg, [port], [])))
                     both()
-                    cases["flows"].append(once([*node, *transaction]) + once([*node, *flows], script) - 2 * overhead)
+                    cases["ours+flows"].append(timed(ours_and_flows))
+                    both()
+                    cases["vsctl+ofctl"].append(once([*node, *transaction]) + once([*node, *flows], script)
+                                                - 2 * overhead)
                     no_nic()
                     cases["nic"].append(once([*node, str(VENV_BIN / "kvm-vif-bridge")], env=env) - overhead)
                 no_nic()
-                g, t, tf, nic = (statistics.median(cases[name]) for name in ("ganeti", "transaction", "flows", "nic"))
-                print(f"{ports:5d} ports: Ganeti's sequence {g:6.1f} ms | one transaction {t:6.1f} ms "
-                      f"({t / g:.0%}) | with flows {tf:6.1f} ms ({tf / g:.0%}) | whole NIC {nic:6.1f} ms",
-                      flush=True)
+                g, vs, t, tf, vf, nic = (statistics.median(cases[name]) for name in names)
+                print(f"{ports:5d} ports: Ganeti's sequence {g:6.1f} ms | ovs-vsctl transaction {vs:6.1f} ms "
+                      f"({vs / g:.0%}) | ours {t:5.1f} ms ({t / g:.0%}) | ours with flows {tf:5.1f} ms "
+                      f"(ovs-vsctl + ovs-ofctl {vf:5.1f}) | whole NIC {nic:6.1f} ms", flush=True)
             print("targets: whole NIC <= 40 ms with 100 ports; one transaction <= 50% of Ganeti's sequence")
         finally:
             switches.stop()
