@@ -101,10 +101,18 @@ class Capture:
 @dataclass
 class Sniffer:
     process: subprocess.Popen[str]
+    stamped: bool = False
 
     def frames(self) -> list[bytes]:
+        return [frame for _, frame in self.stamped_frames()]
+
+    def stamped_frames(self) -> list[tuple[float, bytes]]:
+        """(time.monotonic() when it arrived, frame): 0.0 for the time unless sniffed ``stamped``."""
         output, _ = self.process.communicate(timeout=30)
-        return [bytes.fromhex(line) for line in output.split()]
+        if not self.stamped:
+            return [(0.0, bytes.fromhex(line)) for line in output.split()]
+        return [(float(stamp), bytes.fromhex(frame)) for stamp, frame in
+                (line.split() for line in output.splitlines() if line.strip())]
 
 
 @dataclass
@@ -260,14 +268,17 @@ class Lab:
             self.ns(self.node, "ip", "addr", "add", address, "dev", name)
         return name
 
-    def sniff(self, namespace: str, interface: str, seconds: float = 1.5) -> Sniffer:
-        """Capture every frame ``interface`` receives for ``seconds`` (tests/frames.py)."""
+    def sniff(self, namespace: str, interface: str, seconds: float = 1.5, stamped: bool = False) -> Sniffer:
+        """Capture every frame ``interface`` receives for ``seconds`` (tests/frames.py).
+
+        ``stamped``: each frame with the time.monotonic() it arrived at (one clock for every namespace)."""
         process = subprocess.Popen(
-            ["ip", "netns", "exec", namespace, sys.executable, str(FRAMES), "sniff", interface, str(seconds)],
+            ["ip", "netns", "exec", namespace, sys.executable, str(FRAMES), "sniff", interface, str(seconds),
+             *(["stamped"] if stamped else [])],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert process.stderr is not None
         assert process.stderr.readline().strip() == "ready"
-        return Sniffer(process)
+        return Sniffer(process, stamped)
 
     def serve(self, namespace: str, *ports: int, seconds: float = 20) -> list[subprocess.Popen[str]]:
         """TCP servers answering "hello" on ``ports`` (tests/frames.py); stop them with ``stop``."""
