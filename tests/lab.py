@@ -250,10 +250,14 @@ class Lab:
             argv[1:1] = ["-I", source]
         return self.ns(namespace, *argv, check=False).returncode == 0
 
-    def capture(self, namespace: str, interface: str, expression: str) -> Capture:
-        """Start tcpdump for one packet; ``result()`` waits for it (3 s at most)."""
+    def capture(self, namespace: str, interface: str, expression: str, seconds: float = 5) -> Capture:
+        """Start tcpdump for one packet; ``result()`` waits for it (``seconds`` at most, tcpdump's start included).
+
+        Room for a loaded machine: the packet usually comes from a program the caller starts
+        after this (ping, Python), and a capture that ends first is a test that fails, or an
+        absence that proves nothing."""
         process = subprocess.Popen(
-            ["ip", "netns", "exec", namespace, "timeout", "3", "tcpdump", "-l", "-n", "-c", "1",
+            ["ip", "netns", "exec", namespace, "timeout", f"{seconds:g}", "tcpdump", "-l", "-n", "-c", "1",
              "-i", interface, expression],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert process.stderr is not None
@@ -268,8 +272,13 @@ class Lab:
             self.ns(self.node, "ip", "addr", "add", address, "dev", name)
         return name
 
-    def sniff(self, namespace: str, interface: str, seconds: float = 1.5, stamped: bool = False) -> Sniffer:
+    def sniff(self, namespace: str, interface: str, seconds: float = 3.0, stamped: bool = False) -> Sniffer:
         """Capture every frame ``interface`` receives for ``seconds`` (tests/frames.py).
+
+        The window opens when the sniffer is ready, before the caller's send_frames has started
+        Python in its namespace: on a loaded machine that start alone can take a second, so the
+        windows leave room for it (frames that must arrive would be missed, and frames that must
+        not would be "not seen" for having been sent after the window closed).
 
         ``stamped``: each frame with the time.monotonic() it arrived at (one clock for every namespace)."""
         process = subprocess.Popen(
