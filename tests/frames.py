@@ -2,6 +2,7 @@
 
     python tests/frames.py send IFACE HEX [HEX ...]
     python tests/frames.py sniff IFACE SECONDS      (prints one hex frame per line)
+    python tests/frames.py sniff IFACE SECONDS stamped  (each line: CLOCK_MONOTONIC seconds, hex frame)
     python tests/frames.py serve PORT SECONDS       (TCP on all addresses; answers "hello")
     python tests/frames.py connect HOST PORT        (prints the answer, exits 1 on failure)
 
@@ -26,7 +27,7 @@ def send(interface: str, frames: list[str]) -> None:
             sock.send(bytes.fromhex(frame))
 
 
-def sniff(interface: str, seconds: float) -> None:
+def sniff(interface: str, seconds: float, stamped: bool = False) -> None:
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL)) as sock:
         sock.bind((interface, 0))
         print("ready", file=sys.stderr, flush=True)
@@ -38,7 +39,7 @@ def sniff(interface: str, seconds: float) -> None:
             except TimeoutError:
                 break
             if address[2] != socket.PACKET_OUTGOING:
-                print(data.hex(), flush=True)
+                print(f"{time.monotonic():.6f} {data.hex()}" if stamped else data.hex(), flush=True)
 
 
 def serve(port: int, seconds: float) -> None:
@@ -73,7 +74,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "send":
         send(sys.argv[2], sys.argv[3:])
     elif sys.argv[1] == "sniff":
-        sniff(sys.argv[2], float(sys.argv[3]))
+        sniff(sys.argv[2], float(sys.argv[3]), stamped=sys.argv[4:] == ["stamped"])
     elif sys.argv[1] == "serve":
         serve(int(sys.argv[2]), float(sys.argv[3]))
     else:

@@ -101,10 +101,18 @@ class Capture:
 @dataclass
 class Sniffer:
     process: subprocess.Popen[str]
+    stamped: bool = False
 
     def frames(self) -> list[bytes]:
+        return [frame for _, frame in self.stamped_frames()]
+
+    def stamped_frames(self) -> list[tuple[float, bytes]]:
+        """(time.monotonic() when it arrived, frame): 0.0 for the time unless sniffed ``stamped``."""
         output, _ = self.process.communicate(timeout=30)
-        return [bytes.fromhex(line) for line in output.split()]
+        if not self.stamped:
+            return [(0.0, bytes.fromhex(line)) for line in output.split()]
+        return [(float(stamp), bytes.fromhex(frame)) for stamp, frame in
+                (line.split() for line in output.splitlines() if line.strip())]
 
 
 @dataclass
@@ -242,10 +250,14 @@ class Lab:
             argv[1:1] = ["-I", source]
         return self.ns(namespace, *argv, check=False).returncode == 0
 
-    def capture(self, namespace: str, interface: str, expression: str) -> Capture:
-        """Start tcpdump for one packet; ``result()`` waits for it (3 s at most)."""
+    def capture(self, namespace: str, interface: str, expression: str, seconds: float = 5) -> Capture:
+        """Start tcpdump for one packet; ``result()`` waits for it (``seconds`` at most, tcpdump's start included).
+
+        Room for a loaded machine: the packet usually comes from a program the caller starts
+        after this (ping, Python), and a capture that ends first is a test that fails, or an
+        absence that proves nothing."""
         process = subprocess.Popen(
-            ["ip", "netns", "exec", namespace, "timeout", "3", "tcpdump", "-l", "-n", "-c", "1",
+            ["ip", "netns", "exec", namespace, "timeout", f"{seconds:g}", "tcpdump", "-l", "-n", "-c", "1",
              "-i", interface, expression],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert process.stderr is not None
@@ -260,14 +272,22 @@ class Lab:
             self.ns(self.node, "ip", "addr", "add", address, "dev", name)
         return name
 
-    def sniff(self, namespace: str, interface: str, seconds: float = 1.5) -> Sniffer:
-        """Capture every frame ``interface`` receives for ``seconds`` (tests/frames.py)."""
+    def sniff(self, namespace: str, interface: str, seconds: float = 3.0, stamped: bool = False) -> Sniffer:
+        """Capture every frame ``interface`` receives for ``seconds`` (tests/frames.py).
+
+        The window opens when the sniffer is ready, before the caller's send_frames has started
+        Python in its namespace: on a loaded machine that start alone can take a second, so the
+        windows leave room for it (frames that must arrive would be missed, and frames that must
+        not would be "not seen" for having been sent after the window closed).
+
+        ``stamped``: each frame with the time.monotonic() it arrived at (one clock for every namespace)."""
         process = subprocess.Popen(
-            ["ip", "netns", "exec", namespace, sys.executable, str(FRAMES), "sniff", interface, str(seconds)],
+            ["ip", "netns", "exec", namespace, sys.executable, str(FRAMES), "sniff", interface, str(seconds),
+             *(["stamped"] if stamped else [])],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert process.stderr is not None
         assert process.stderr.readline().strip() == "ready"
-        return Sniffer(process)
+        return Sniffer(process, stamped)
 
     def serve(self, namespace: str, *ports: int, seconds: float = 20) -> list[subprocess.Popen[str]]:
         """TCP servers answering "hello" on ``ports`` (tests/frames.py); stop them with ``stop``."""

@@ -38,6 +38,7 @@ ROUTER_SIDE = {"a": "198.51.100.1", "b": "198.51.100.5", "c": "198.51.100.9", "e
 class NbmaNode(Lab):
     label: str = "a"
     daemon: subprocess.Popen[str] | None = None
+    servings: int = 0  # "serving" lines in the log before the last start_daemon
 
     @property
     def node(self) -> str:
@@ -62,6 +63,8 @@ class NbmaNode(Lab):
         return self.program("snf-network", env, *args, check=check)
 
     def start_daemon(self, wait: bool = True) -> None:
+        # The log is appended to: a restarted daemon is serving once the log says so once more.
+        self.servings = self.daemon_log().count("serving")
         log = open(self.workdir / "nld.log", "a")  # noqa: SIM115 - the daemon's stderr, closed with it
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "SNF_NETWORK_CONFIG":
                str(self.config_path)}
@@ -76,7 +79,10 @@ class NbmaNode(Lab):
         assert self.daemon is not None
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            if "serving" in self.daemon_log():
+            # Not merely "serving" in the log: a daemon started before wrote it there. Taking that
+            # for the new one's, a test signalled a daemon that had not yet set its handlers
+            # (SIGHUP would kill it) or asked a control socket not yet bound.
+            if self.daemon_log().count("serving") > self.servings:
                 return
             if self.daemon.poll() is not None:
                 raise AssertionError(f"snf-nld in {self.label} exited: {self.daemon_log()[-2000:]}")
@@ -198,11 +204,15 @@ class NbmaLab:
         node = self.nodes[label]
         node.program("kvm-vif-bridge", self.nic_env(label, vm, ip, ACTION="down"))
 
-    def migrate(self, vm: Vm, old: str, new: str) -> None:
-        """A live migration: the VM's frames now arrive at ``new``; ifup there (post phase), ifdown on ``old``."""
+    def migrate(self, vm: Vm, old: str, new: str) -> float:
+        """A live migration: the VM's frames now arrive at ``new``; ifup there (post phase), ifdown on ``old``.
+
+        Returns the time.monotonic() at which the new node's ifup had run (before the old node's ifdown)."""
         sh("ip", "-n", self.nodes[old].node, "link", "set", vm.tap, "netns", self.nodes[new].node)
         self.ifup(new, vm, vm.ip, MIGRATION_PHASE="post")
+        up = time.monotonic()
         self.ifdown(old, vm, vm.ip)
+        return up
 
     def ping(self, ns: str, address: str, count: int = 3, interval: float = 0.2, wait: float = 2) -> bool:
         return sh("ip", "netns", "exec", ns, "ping", "-c", str(count), "-i", str(interval), "-W", str(wait),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 
 from tests.lab import Lab
@@ -60,9 +61,35 @@ class Switches:
     def vsctl(self, *args: str, check: bool = True) -> str:
         return self.lab.ns(self.lab.node, "ovs-vsctl", f"--db={self.db}", *args, check=check).stdout.strip()
 
-    def stop(self) -> None:
+    def stop(self, seconds: float = 10) -> None:
+        """SIGTERM both daemons, and wait until they have exited (SIGKILL after ``seconds``).
+
+        Not waiting, the lab's namespaces were deleted under a vswitchd still tearing its
+        bridges down, and the next module's tests ran beside it (on a loaded machine, with
+        its CPU)."""
+        running = []
         for pid in self.pids:
             try:
-                os.kill(int(pid.read_text()), signal.SIGTERM)
+                number = int(pid.read_text())
+                os.kill(number, signal.SIGTERM)
+                running.append(number)
             except (OSError, ValueError):
                 pass
+        deadline = time.monotonic() + seconds
+        for number in running:
+            while _alive(number) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if _alive(number):
+                try:
+                    os.kill(number, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie does not: --detach leaves it to init to reap)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

@@ -285,7 +285,8 @@ def test_a_guest_cannot_have_dnsmasq_relay_to_another(node: Node) -> None:
                     / scapy.DHCP(options=[("message-type", "discover"), ("relay_agent_information", b"\x01\x03abc"),
                                           "end"]))
               for xid, (sport, giaddr) in cases.items()]
-    at_two, at_one = lab.sniff(lab.node, two.tap, seconds=2), lab.sniff(lab.node, one.tap, seconds=2)
+    # Two sniffers' starts, then the sender's, then dnsmasq's answer: room for a loaded machine (Lab.sniff).
+    at_two, at_one = lab.sniff(lab.node, two.tap, seconds=4), lab.sniff(lab.node, one.tap, seconds=4)
     lab.send_frames(one.name, "eth0", frames)
 
     def replies(frames: list[bytes]) -> list[int]:

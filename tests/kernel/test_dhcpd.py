@@ -57,6 +57,16 @@ class Node:
         self.daemon.signal(signal.SIGHUP)
         self.daemon.wait_for(lambda: self.daemon.log().count("reload: done") > done, "the reload")
 
+    def restart(self) -> None:
+        """A daemon for the next tests, whatever this one's did: one that did not stop is stopped first."""
+        process = self.daemon.process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+            # Killed, it left its status file, and start() would take that for the new daemon's.
+            self.daemon.status_path.unlink(missing_ok=True)
+        self.daemon.start()
+
     def vm(self, mac: str = "", ip: str = "", **env: str) -> tuple[Vm, dict[str, str]]:
         """A new VM, its NIC brought up by kvm-vif-bridge with the nfdhcpd tag (routed unless ``env`` says)."""
         self.index += 1
@@ -177,7 +187,8 @@ def test_a_spoofed_hardware_address_gets_no_answer(node: Node) -> None:
     lab.ns(vm.name, "ip", "link", "set", "eth0", "address", "aa:00:00:00:66:66")
     assert udhcpc(lab, vm, tries=2) is None
     assert lab.ns(vm.name, "rdisc6", "-1", "-r", "2", "-w", "300", "eth0", check=False).returncode != 0
-    assert f"{vm.tap}: request ignored: hardware address aa:00:00:00:66:66 is not the binding's" in node.daemon.log()
+    ignored = f"{vm.tap}: request ignored: hardware address aa:00:00:00:66:66 is not the binding's"
+    node.daemon.wait_for(lambda: ignored in node.daemon.log(), "the ignored request's log line")
 
 
 def test_a_nic_brought_up_live_is_served_and_after_ifdown_nothing_answers(node: Node) -> None:
@@ -185,7 +196,7 @@ def test_a_nic_brought_up_live_is_served_and_after_ifdown_nothing_answers(node: 
     vm, env = node.vm()
     # At once: udhcpc's first DISCOVER (one try, a second's wait) is answered.
     assert udhcpc(lab, vm, tries=1) is not None
-    node.daemon.wait_for(lambda: node.daemon.served(vm.tap), "the status file", seconds=1.0)
+    node.daemon.wait_for(lambda: node.daemon.served_now(vm.tap), "the status file", seconds=1.0)
     lab.program("kvm-ifdown-custom", env, vm.tap, "true")
     node.daemon.wait_for(lambda: not node.daemon.served(vm.tap), "the binding to go")
     assert udhcpc(lab, vm, tries=2) is None
@@ -200,22 +211,25 @@ def test_a_binding_written_before_its_tap_is_served_when_the_tap_appears(node: N
     binding = lab.workdir / "nfdhcpd" / tap
     binding.write_text(render({"INDEV": tap, "IP": "192.0.2.99", "MAC": mac, "HOSTNAME": "early.example.org",
                                "SUBNET": "192.0.2.0/24", "GATEWAY": "192.0.2.1"}))
-    node.daemon.wait_for(lambda: f"{tap}: not served: its interface does not exist" in node.daemon.status(),
-                         "the binding to be seen")
-    vm = lab.add_vm(index, mac)
-    lab.ns(lab.node, "ip", "link", "set", tap, "up")
-    node.daemon.wait_for(lambda: node.daemon.served(tap), "the tap to be served", seconds=1.0)
-    lease = udhcpc(lab, vm, tries=1)
-    assert lease is not None and lease["ip"] == "192.0.2.99" and lease["hostname"] == "early.example.org"
-    # Renamed away (nfdhcpd missed this): no longer served; renamed into place: served again.
     moved = lab.workdir / f"{tap}.saved"
-    binding.rename(moved)
-    node.daemon.wait_for(lambda: tap not in node.daemon.status(), "the renamed binding to go")
-    assert udhcpc(lab, vm, tries=1) is None
-    moved.rename(binding)
-    node.daemon.wait_for(lambda: node.daemon.served(tap), "the renamed binding to come back")
-    assert udhcpc(lab, vm, tries=1) is not None
-    binding.unlink()
+    try:
+        node.daemon.wait_for(lambda: f"{tap}: not served: its interface does not exist" in node.daemon.status(),
+                             "the binding to be seen")
+        vm = lab.add_vm(index, mac)
+        lab.ns(lab.node, "ip", "link", "set", tap, "up")
+        node.daemon.wait_for(lambda: node.daemon.served_now(tap), "the tap to be served", seconds=1.0)
+        lease = udhcpc(lab, vm, tries=1)
+        assert lease is not None and lease["ip"] == "192.0.2.99" and lease["hostname"] == "early.example.org"
+        # Renamed away (nfdhcpd missed this): no longer served; renamed into place: served again.
+        binding.rename(moved)
+        node.daemon.wait_for(lambda: tap not in node.daemon.status(), "the renamed binding to go")
+        assert udhcpc(lab, vm, tries=1) is None
+        moved.rename(binding)
+        node.daemon.wait_for(lambda: node.daemon.served(tap), "the renamed binding to come back")
+        assert udhcpc(lab, vm, tries=1) is not None
+    finally:  # a binding left behind would be served for the rest of the module
+        binding.unlink(missing_ok=True)
+        moved.unlink(missing_ok=True)
 
 
 def test_a_binding_naming_the_uplink_or_a_bridge_is_not_served_there(node: Node) -> None:
@@ -228,22 +242,26 @@ def test_a_binding_naming_the_uplink_or_a_bridge_is_not_served_there(node: Node)
     # a VLAN of eth0 would do too, but this kernel has no 8021q).
     lab.ns(lab.node, "ip", "link", "add", "vx7", "type", "vxlan", "id", "7", "dstport", "4789", "dev", "eth0")
     lab.ns(lab.node, "ip", "link", "set", "vx7", "up")
-    for name, peer_ns, peer in (("eth0", lab.upstream, "up0"), ("br0", "", ""), ("vx7", "", "")):
-        sniffer = lab.sniff(peer_ns, peer) if peer_ns else None
-        binding = lab.workdir / "nfdhcpd" / name
-        binding.write_text(render({"IP": "192.0.2.77", "MAC": mac, "HOSTNAME": "stray.example.org",
-                                   "SUBNET": "192.0.2.0/24", "GATEWAY": "192.0.2.1",
-                                   "SUBNET6": "2001:db8:1::/64", "GATEWAY6": "2001:db8:1::1"}))
-        try:
-            node.daemon.wait_for(lambda seen=f"{name}: ": seen in node.daemon.status(), "the binding to be seen")
-            if sniffer is not None:
-                advertisements = [frame for frame in sniffer.frames() if frame[12:14] == b"\x86\xdd"
-                                  and frame[20] == 58 and frame[54] == 134]
-                assert advertisements == [], "router advertisements on the node's uplink"
-            assert f"{name}: not served: a node interface, not a NIC's" in node.daemon.status(), node.daemon.status()
-        finally:
-            binding.unlink()
-    lab.ns(lab.node, "ip", "link", "del", "vx7")
+    try:
+        for name, peer_ns, peer in (("eth0", lab.upstream, "up0"), ("br0", "", ""), ("vx7", "", "")):
+            # Wide enough to hold the moment the daemon reads the binding (after a Python start or two).
+            sniffer = lab.sniff(peer_ns, peer, seconds=3.0) if peer_ns else None
+            binding = lab.workdir / "nfdhcpd" / name
+            binding.write_text(render({"IP": "192.0.2.77", "MAC": mac, "HOSTNAME": "stray.example.org",
+                                       "SUBNET": "192.0.2.0/24", "GATEWAY": "192.0.2.1",
+                                       "SUBNET6": "2001:db8:1::/64", "GATEWAY6": "2001:db8:1::1"}))
+            try:
+                node.daemon.wait_for(lambda seen=f"{name}: ": seen in node.daemon.status(), "the binding to be seen")
+                if sniffer is not None:
+                    advertisements = [frame for frame in sniffer.frames() if frame[12:14] == b"\x86\xdd"
+                                      and frame[20] == 58 and frame[54] == 134]
+                    assert advertisements == [], "router advertisements on the node's uplink"
+                assert f"{name}: not served: a node interface, not a NIC's" in node.daemon.status(), \
+                    node.daemon.status()
+            finally:
+                binding.unlink()
+    finally:
+        lab.ns(lab.node, "ip", "link", "del", "vx7", check=False)
     node.daemon.wait_for(lambda: "eth0" not in node.daemon.status(), "the bindings to go")
     assert "vx7: a node interface, not a NIC's: its kind is vxlan, never a NIC's" in node.daemon.log()
 
@@ -312,7 +330,10 @@ def test_vlan_tagged_requests_are_not_answered_untagged(node: Node) -> None:
     tagged = untagged[:12] + b"\x81\x00\x00\x07" + untagged[12:]
 
     def offers(frame: bytes) -> list[bytes]:
-        sniffer = lab.sniff(vm.name, "eth0", seconds=1.0)
+        # The window opens before send_frames starts Python in the VM: on a loaded machine that
+        # alone can take most of a second, and the answer would fall outside a 1 s window (and
+        # the tagged case would pass without its request ever being sent).
+        sniffer = lab.sniff(vm.name, "eth0", seconds=3.0)
         lab.send_frames(vm.name, "eth0", [frame])
         return [got for got in sniffer.frames() if got[12:14] == b"\x08\x00" and got[23] == 17
                 and got[34:36] == b"\x00\x43"]
@@ -395,13 +416,19 @@ def test_sighup_reloads_the_configuration(node: Node, routed: Vm) -> None:
 
 
 def test_router_advertisements_come_unsolicited_every_ra_period(node: Node, routed: Vm) -> None:
+    # The advertisement a reload sends is not the periodic one, and it may come up to a second
+    # after the reload (at most one a second: the previous test's reload sent one just now). A
+    # fixed pause after the reload could not tell them apart; the frames' times can: the
+    # periodic one is RA_PERIOD (4 s) after the reload, the reload's own within about a second.
     try:
+        sniffer = node.lab.sniff(routed.name, "eth0", seconds=8, stamped=True)
         node.reload("RA_PERIOD=4\n")
-        time.sleep(0.2)  # the advertisement a reload sends at once is not the periodic one
-        frames = node.lab.sniff(routed.name, "eth0", seconds=5).frames()
-        advertisements = [frame for frame in frames if frame[12:14] == b"\x86\xdd" and frame[20] == 58
-                          and frame[54] == 134 and frame[38:54] == bytes.fromhex("ff02" + "00" * 13 + "01")]
-        assert advertisements, f"no RA to all nodes in 5 s with RA_PERIOD=4 ({len(frames)} frames)"
+        reloaded = time.monotonic()
+        frames = sniffer.stamped_frames()
+        after = [round(stamp - reloaded, 2) for stamp, frame in frames if frame[12:14] == b"\x86\xdd"
+                 and frame[20] == 58 and frame[54] == 134 and frame[38:54] == bytes.fromhex("ff02" + "00" * 13 + "01")]
+        assert [delay for delay in after if delay > 2.5], \
+            f"no RA to all nodes 2.5 to ~8 s after a reload with RA_PERIOD=4 (RAs at {after} s; {len(frames)} frames)"
     finally:
         node.reload()
 
@@ -438,7 +465,7 @@ def test_sigterm_stops_promptly_and_a_restart_serves_existing_bindings_at_once(n
 def test_nothing_of_ours_is_left_after_ifdown(node: Node) -> None:
     lab = node.lab
     vm, env = node.vm()
-    node.daemon.wait_for(lambda: node.daemon.served(vm.tap), "the status file", seconds=1.0)
+    node.daemon.wait_for(lambda: node.daemon.served_now(vm.tap), "the status file", seconds=1.0)
     lab.program("kvm-ifdown-custom", env, vm.tap, "true")
     # No binding, rule, route, nft element or record; other VMs' proxy entries stay.
     nothing_left(lab, vm.tap, address6=str(eui64(vm.mac, IPv6Network(SUBNET6))))
@@ -453,7 +480,7 @@ def test_switching_dhcp_server_to_nfdhcpd_stops_it(node: Node) -> None:
         assert "DHCP_SERVER is nfdhcpd now: stopping" in node.daemon.log()
     finally:
         node.config()
-    node.daemon.start()
+        node.restart()
 
 
 def test_a_binding_directory_anyone_can_write_stops_it(node: Node, routed: Vm) -> None:
@@ -467,7 +494,7 @@ def test_a_binding_directory_anyone_can_write_stops_it(node: Node, routed: Vm) -
         assert "nfdhcpd is writable by everyone: its bindings cannot be trusted" in node.daemon.log()
     finally:
         directory.chmod(0o755)
-    node.daemon.start()
+        node.restart()
     assert node.daemon.served(routed.tap)
 
 

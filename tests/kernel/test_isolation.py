@@ -137,8 +137,8 @@ def crafted(a1: Vm, a2: Vm) -> dict[str, tuple[bytes, bytes]]:
 def test_crafted_spoofs_are_dropped_and_the_honest_frames_pass(lab: Lab, shared: dict[str, Vm]) -> None:
     a1, a2 = shared["A1"], shared["A2"]
     cases = crafted(a1, a2)
-    at_a2 = lab.sniff(a2.name, "eth0", seconds=2.5)
-    at_bridge = lab.sniff(lab.node, "prv0", seconds=2.5)
+    at_a2 = lab.sniff(a2.name, "eth0", seconds=4)  # two sniffers' starts, then the sender's (Lab.sniff)
+    at_bridge = lab.sniff(lab.node, "prv0", seconds=4)
     lab.send_frames(a1.name, "eth0", [frame for pair in cases.values() for frame in pair])
     seen_a2, seen_bridge = at_a2.frames(), at_bridge.frames()
     for name, (bad, good) in cases.items():
@@ -156,7 +156,7 @@ def test_routed_taps_check_mac_and_arp_too(lab: Lab) -> None:
     lab.configure_vm(vm, "192.0.2.10", "2001:db8:1::a800:ff:fe12:3456")
     assert lab.ping(vm.name, "192.0.2.1")
     gateway_mac = "cc:47:52:4e:45:54"
-    at_upstream = lab.sniff(lab.upstream, "up0", seconds=2)
+    at_upstream = lab.sniff(lab.upstream, "up0", seconds=4)
     lab.send_frames(vm.name, "eth0", [
         bytes(Ether(src="aa:00:00:12:34:99", dst=gateway_mac) / IP(src="192.0.2.10", dst="192.0.2.1") / UDP()
               / b"bad-mac"),

@@ -215,7 +215,7 @@ def test_forged_frames_do_not_reach_the_neighbour_and_honest_ones_do(ovs: Ovs) -
     assert ovs.vsctl("get", "bridge", "br0", "datapath_type") == ("system" if kernel_datapath() else "netdev")
     assert kernel_datapath() or not os.environ.get("SNF_INSIDE_KVM_RUN")
     frames = _frames(sender, "203.0.113.41", "203.0.113.42")
-    sniffer = ovs.lab.sniff(neighbour.name, "eth0", seconds=8 if kernel_datapath() else 1.5)
+    sniffer = ovs.lab.sniff(neighbour.name, "eth0", seconds=8 if kernel_datapath() else 4)
     ovs.lab.send_frames(sender.name, "eth0", [frame for frame, _ in frames.values()])
     seen = sniffer.frames()
 

@@ -100,6 +100,10 @@ def test_the_smallest_frames_a_vm_can_send_go_through_the_shaper_too(routed: tup
     mac = bytes.fromhex(vm.mac.replace(":", ""))
     frames = [b"\xff" * 6 + mac + b"\x80\x35", b"\xff" * 6 + mac + b"\x80\x35\x00\x01"]  # 0 and 2 bytes after it
     lab.send_frames(vm.name, "eth0", frames * 5)
+    # The ifb transmits from a tasklet, after send_frames has returned: its counter is waited for.
+    deadline = time.monotonic() + 5
+    while int(lab.ns(lab.node, "cat", counter).stdout) - before < 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert int(lab.ns(lab.node, "cat", counter).stdout) - before >= 10
     lab.program("kvm-ifdown-custom", env, "tap1", "false")
 
