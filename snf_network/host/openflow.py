@@ -139,6 +139,19 @@ def flow_mods(script: str, ports: dict[str, int], first_xid: int = 1) -> list[by
     return messages
 
 
+def speaks_13(version: int, hello: bytes) -> bool:
+    """Whether a switch's hello offers OpenFlow 1.3: its version bitmap if it sent one, else its version."""
+    offset = 0
+    while offset + 4 <= len(hello):
+        kind, length = struct.unpack_from("!HH", hello, offset)
+        if length < 4:
+            break
+        if kind == 1 and length >= 8:  # OFPHET_VERSIONBITMAP: bit N for wire version N
+            return bool(struct.unpack_from("!I", hello, offset + 4)[0] & 1 << VERSION)
+        offset += (length + 7) // 8 * 8
+    return version >= VERSION
+
+
 def mgmt_socket(rundir: str, switch: str) -> str:
     """Where ovs-ofctl finds ``switch`` by name: its .mgmt socket in OVS_RUNDIR (ours, else OVS's)."""
     return f"{rundir or os.environ.get('OVS_RUNDIR') or '/var/run/openvswitch'}/{switch}.mgmt"
@@ -210,9 +223,9 @@ class Switch:
         """Send ``script`` (ovs-ofctl add-flows lines); False: nothing was sent, and ovs-ofctl should."""
         connection = self.connection
         try:
-            version, kind, _, _ = connection.receive()
-            if kind != HELLO or version < VERSION:
-                return False  # an older OpenFlow only: ovs-ofctl speaks it
+            version, kind, _, body = connection.receive()
+            if kind != HELLO or not speaks_13(version, body):
+                return False  # not OpenFlow 1.3 (Bridge protocols): ovs-ofctl finds what it speaks
             ports = self._ports() if "in_port=" in script else {}
             try:
                 messages = flow_mods(script, ports, first_xid=2)

@@ -278,10 +278,10 @@ def numberless(flows: list[str]) -> list[str]:
 
 
 def test_the_port_and_flows_we_send_ourselves_are_what_ovs_vsctl_and_ovs_ofctl_make(ovs: Ovs, tmp_path: Path) -> None:
-    """The NIC programs speak OVSDB and OpenFlow 1.3 themselves; a switch without OpenFlow 1.3 gets ovs-ofctl.
+    """The NIC programs speak OVSDB and OpenFlow 1.3 themselves; a switch without 1.3 gets ovs-ofctl.
 
     Wrappers on PATH log every ovs-vsctl and ovs-ofctl the program runs: none
-    on the first up; ovs-ofctl once the switch allows OpenFlow 1.0 only. The
+    on the first up; ovs-ofctl once the switch allows OpenFlow 1.0 and 1.4, not 1.3. The
     flows and port columns must be the same either way, and verify content.
     """
     tools = tmp_path / "bin"
@@ -304,7 +304,7 @@ def test_the_port_and_flows_we_send_ourselves_are_what_ovs_vsctl_and_ovs_ofctl_m
                 ovs.vsctl("get", "Port", vm.tap, "tag", "trunks", "vlan_mode", "external_ids").splitlines())
         assert 'site=kept' in ours[1][3] and f'snf-network-mac="{vm.mac}"' in ours[1][3]
         ovs.lab.program("kvm-vif-bridge", {**env, "ACTION": "down"})
-        ovs.vsctl("set", "Bridge", "br0", "protocols=OpenFlow10")
+        ovs.vsctl("set", "Bridge", "br0", "protocols=OpenFlow10,OpenFlow14")  # newer than 1.3, and not 1.3
         ovs.vsctl("add-port", "br0", vm.tap, "--", "set", "Port", vm.tap, "external_ids:site=kept")
         up(ovs, env)
         assert "ovs-ofctl --timeout=20 add-flows" in log.read_text()

@@ -178,3 +178,13 @@ def test_a_switch_ovsdb_does_not_have_is_left_for_ovs_vsctl_to_say_so(tmp_path: 
     assert not ovsdb.set_ports(Host(), config.from_text(f"OVS_DB={path}\n"), [PORT], [])
     database.close()
     assert len(database.requests) == 1  # the read, and nothing written
+
+
+@pytest.mark.parametrize(("version", "hello", "speaks"), [
+    (6, b"", True),  # no bitmap: every version up to its own
+    (1, b"", False),
+    (6, struct.pack("!HHI", 1, 8, 1 << 1 | 1 << 5), False),  # protocols=OpenFlow10,OpenFlow14
+    (6, struct.pack("!HHI", 1, 8, 1 << 1 | 1 << 4 | 1 << 6), True),
+])
+def test_openflow_13_is_used_only_when_the_switch_offers_it(version: int, hello: bytes, speaks: bool) -> None:
+    assert openflow.speaks_13(version, hello) is speaks
