@@ -106,13 +106,13 @@ def apply(host: Host, cfg: Config, add: list[NftElement], remove: list[NftElemen
 
 
 def _map_keys(host: Host, maps: set[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
-    import json  # the slow path only
+    from snf_network import jsonlite  # the slow path only
 
     keys: dict[tuple[str, str], set[str]] = {}
     for family, name in maps:
         result = host.run(["nft", "-j", "list", "map", family, TABLE, name], check=False)
         found = keys.setdefault((family, name), set())
-        for entry in json.loads(result.stdout or "{}").get("nftables", []):
+        for entry in jsonlite.loads(result.stdout or "{}").get("nftables", []):
             for element in entry.get("map", {}).get("elem", []):
                 key = element[0] if isinstance(element, list) else element
                 if isinstance(key, str):
@@ -194,7 +194,7 @@ def _counts_path(cfg: Config) -> str:
 
 def _loaded_counts(host: Host) -> dict[str, dict[str, int]] | None:
     """Rules per chain of our tables as the kernel holds them; None when a table is missing."""
-    import json  # the slow path only
+    from snf_network import jsonlite  # the slow path only
 
     counts: dict[str, dict[str, int]] = {}
     for family in ("inet", "arp", "bridge"):
@@ -202,7 +202,7 @@ def _loaded_counts(host: Host) -> dict[str, dict[str, int]] | None:
         if result.returncode != 0:
             return None
         chains = counts.setdefault(family, {})
-        for entry in json.loads(result.stdout or "{}").get("nftables", []):
+        for entry in jsonlite.loads(result.stdout or "{}").get("nftables", []):
             if "chain" in entry:
                 chains.setdefault(entry["chain"]["name"], 0)
             elif "rule" in entry:
@@ -212,11 +212,11 @@ def _loaded_counts(host: Host) -> dict[str, dict[str, int]] | None:
 
 def _remember_counts(host: Host, cfg: Config, mark: str) -> None:
     """What the kernel made of the ruleset just loaded, for ``verify`` to compare with later."""
-    import json  # the slow path only
+    from snf_network import jsonlite  # the slow path only
 
     counts = _loaded_counts(host)
     if counts is not None:
-        host.write(_counts_path(cfg), json.dumps({"marker": mark, "chains": counts}, indent=1) + "\n")
+        host.write(_counts_path(cfg), jsonlite.dumps({"marker": mark, "chains": counts}) + "\n")
 
 
 def ruleset_differences(host: Host, cfg: Config) -> list[str]:
@@ -228,7 +228,7 @@ def ruleset_differences(host: Host, cfg: Config) -> list[str]:
     it), ``flush chain`` and ``delete rule`` all show. The per-port elements
     are checked item by item (host/inspect.py).
     """
-    import json  # the slow path only
+    from snf_network import jsonlite  # the slow path only
 
     fix = "(snf-network reapply restores it)"
     loaded = _loaded_counts(host)
@@ -238,7 +238,7 @@ def ruleset_differences(host: Host, cfg: Config) -> list[str]:
     if mark not in loaded.get("inet", {}):
         return [f"the nft ruleset is not this version's {fix}"]
     try:
-        saved = json.loads(host.read(_counts_path(cfg)) or "{}")
+        saved = jsonlite.loads(host.read(_counts_path(cfg)) or "{}")
     except (OSError, ValueError):
         saved = {}
     if saved.get("marker") != mark:

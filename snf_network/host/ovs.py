@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from snf_network.config import Config
-    from snf_network.host import Host, openflow
+    from snf_network.host import Host, openflow, ovsdb
     from snf_network.plan import Item
 
 COOKIE_PREFIX = 0x736E66  # "snf": the top 24 bits of every cookie of ours
@@ -254,25 +254,56 @@ class OvsBackend(Backend):
                 if any(item.rate for item in old_ports):
                     _destroy(host, cfg, owned_rows(host, cfg, old_ports))
             return
-        from snf_network.host import openflow
+        from snf_network.host import openflow, ovsdb
 
         timeout = max(1.0, cfg.COMMAND_TIMEOUT)
         switches = {switch: openflow.Switch.connect(host, openflow.mgmt_socket(cfg.OVS_RUNDIR, switch), timeout)
                     for switch in dict.fromkeys(item.switch for item in guards + old_guards)}
         try:
-            if ports or old_ports:
+            prepared = ovsdb.prepare(host, cfg, ports, old_ports) if ports else None
+            early = self._early_flows(prepared, switches, guards, old_guards) if prepared else set()
+            if prepared is not None:
+                try:
+                    given = prepared.commit()
+                finally:
+                    prepared.close()
+                for switch in sorted(early):
+                    connection = switches[switch]
+                    assert connection is not None
+                    connection.finish()
+                    if any(given.get(item.port) != prepared.numbers.get(item.port)
+                           for item in guards if item.switch == switch):
+                        # The switch numbered a port otherwise (someone took the number
+                        # meanwhile): its flows, under its cookie, go again by name.
+                        early.discard(switch)
+                        connection.push("".join(f"delete {cookie_match(item.cookie)}\n"
+                                                for item in guards if item.switch == switch))
+            elif ports or old_ports:
                 self._ports(host, cfg, ports, old_ports)
-            self._flows(host, cfg, guards, old_guards, removing=False, switches=switches)
+            self._flows(host, cfg, [item for item in guards if item.switch not in early],
+                        [item for item in old_guards if item.switch not in early], removing=False,
+                        switches=switches)
         finally:
-            for switch in switches.values():
-                if switch is not None:
-                    switch.close()
+            for opened in switches.values():
+                if opened is not None:
+                    opened.close()
+
+    @staticmethod
+    def _early_flows(prepared: ovsdb.PortTransaction, switches: dict[str, openflow.Switch | None],
+                     guards: list[OvsFlows], old_guards: list[OvsFlows]) -> set[str]:
+        """Send each switch's flows with the port numbers ``prepared`` asks for; the switches done so."""
+        early = set()
+        for switch, connection in switches.items():
+            add = [item for item in guards if item.switch == switch]
+            if connection is None or any(item.port not in prepared.numbers for item in add):
+                continue
+            remove = [item for item in old_guards if item.switch == switch]
+            if connection.send(flow_script(add, remove), prepared.numbers):
+                early.add(switch)
+        return early
 
     def _ports(self, host: Host, cfg: Config, ports: list[OvsPort], old_ports: list[OvsPort]) -> None:
-        from snf_network.host import ovsdb
-
-        if ovsdb.set_ports(host, cfg, ports, old_ports):
-            return
+        """The ports by ovs-vsctl: what host/ovsdb.py leaves to it."""
         # Only a NIC with a limit, now or in its record, costs a read: the QoS rows it replaces.
         rows = owned_rows(host, cfg, ports + old_ports) if any(item.rate for item in ports + old_ports) else []
         # OVSDB checks references before it collects a deleted port's row: rows that

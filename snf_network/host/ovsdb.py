@@ -15,65 +15,29 @@ rows, a remote that is not a unix socket, no socket at all) returns False
 before writing anything, and host/ovs.py runs its ovs-vsctl transaction,
 whose messages the operator knows.
 
-JSON without the json module: it imports re and costs the NIC programs more
-than this whole exchange (``_json``'s C scanner and string encoder do the
-work). Every value written is validated before (interface names, MACs,
+JSON by snf_network/jsonlite.py: the json module imports re and costs the
+NIC programs more than this whole exchange. Every value written is validated before (interface names, MACs,
 UUIDs, instance names) and encoded here, never interpolated.
 """
 
 from __future__ import annotations
 
-import _json
 import _socket
 import os
 import time
 
 from snf_network.errors import SnfNetworkError
+from snf_network.jsonlite import dumps, scan
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
-    from typing import Any, ClassVar
+    from typing import Any
 
     from snf_network.config import Config
     from snf_network.host import Host
     from snf_network.plan import OvsPort
 
 DEFAULT_RUNDIR = "/var/run/openvswitch"  # where OVS's tools look without OVS_RUNDIR in their environment
-
-
-class _Context:
-    """What ``_json.make_scanner`` reads from a decoder (json.decoder.JSONDecoder's attributes)."""
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    memo: ClassVar[dict[str, str]] = {}
-    parse_float = float
-    parse_int = int
-
-    @staticmethod
-    def parse_constant(name: str) -> float:
-        raise ValueError(f"{name} in OVSDB's answer")
-
-
-_scan = _json.make_scanner(_Context())  # type: ignore[arg-type]  # duck-typed: it reads the attributes above
-
-
-def dumps(value: Any) -> str:
-    """JSON of dicts, lists, tuples, strings, integers, booleans and None."""
-    if isinstance(value, str):
-        return str(_json.encode_basestring_ascii(value))
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(dumps(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{dumps(str(key))}:{dumps(item)}" for key, item in value.items()) + "}"
-    raise TypeError(f"cannot encode {type(value).__name__} for OVSDB")
 
 
 def db_socket(cfg: Config) -> str:
@@ -133,7 +97,7 @@ class Session:
             text = self.buffer.lstrip()
             if text:
                 try:
-                    message, end = _scan(text, 0)
+                    message, end = scan(text)
                 except StopIteration:
                     message = None  # incomplete: read more
                 else:
@@ -185,86 +149,146 @@ def _ids_mutations(table: str, row_uuid: str, ids: list[tuple[str, str]]) -> lis
              "mutations": [["external_ids", "insert", ["map", [list(pair) for pair in ids]]]]}]
 
 
-def set_ports(host: Host, cfg: Config, ports: list[OvsPort], old_ports: list[OvsPort]) -> bool:
-    """Make ``ports`` so in one transaction and wait for ovs-vswitchd; False: left to ovs-vsctl, nothing done."""
+MAX_OFPORT = 65279  # the highest OpenFlow port number a port may ask for (OFPP_MAX - 1)
+
+
+class PortTransaction:
+    """A NIC's ports, read (``prepare``), then written and waited for (``commit``).
+
+    Between the two, ``numbers`` holds the OpenFlow port number each port
+    will have: its own if it is already on the switch, else the highest free
+    one (ovs-vswitchd numbers ports it chooses upwards from 1, so a port
+    someone adds meanwhile does not take ours), asked for in
+    ``ofport_request``. host/ovs.py sends the port's flows for that number
+    before the port exists, and ``commit`` says which numbers the switch
+    did give.
+    """
+
+    def __init__(self, session: Session, path: str, ports: list[OvsPort], operations: list[dict[str, Any]],
+                 numbers: dict[str, int]) -> None:
+        self.session, self.path, self.ports = session, path, ports
+        self.operations, self.numbers = operations, numbers
+
+    def close(self) -> None:
+        self.session.close()
+
+    def commit(self) -> dict[str, int]:
+        """Write, wait for ovs-vswitchd, and return each port's OpenFlow number as the switch gave it."""
+        try:
+            results = self.session.transact(self.operations)
+            rows = results[-1]["rows"]
+            if rows:  # an Open_vSwitch row: ovs-vswitchd reads it (without one, there is nothing to wait for)
+                self.session.wait_applied(int(rows[0]["next_cfg"]))
+            given = self.session.transact([
+                {"op": "select", "table": "Interface", "where": [["name", "==", item.port]], "columns": ["ofport"]}
+                for item in self.ports])
+        except OSError as error:
+            raise SnfNetworkError(f"ovsdb-server at {self.path}: {error.strerror or error}") from None
+        numbers = {}
+        for item, result in zip(self.ports, given, strict=True):
+            value = result["rows"][0]["ofport"] if result["rows"] else -1
+            numbers[item.port] = value if isinstance(value, int) else -1
+        return numbers
+
+
+def prepare(host: Host, cfg: Config, ports: list[OvsPort], old_ports: list[OvsPort]) -> PortTransaction | None:
+    """Read what ``ports`` need; None: left to ovs-vsctl (see above), nothing done."""
     from snf_network.host.ovs import interface_ids, port_ids
 
     wanted = {item.port for item in ports}
     if not ports or any(item.rate for item in ports + old_ports) or \
             any(item.port not in wanted for item in old_ports) or len(wanted) != len(ports):
-        return False
+        return None
     path = db_socket(cfg)
     sock = host.unix_stream(path) if path else None
     if sock is None:
-        return False
+        return None
     session = Session(sock, max(1.0, cfg.COMMAND_TIMEOUT))
     try:
-        switches = sorted({item.switch for item in ports})
-        reads = [{"op": "select", "table": "Bridge", "where": [["name", "==", name]], "columns": ["_uuid", "ports"]}
-                 for name in switches]
-        reads += [{"op": "select", "table": "Port", "where": [["name", "==", item.port]], "columns": ["_uuid"]}
-                  for item in ports]
-        reads += [{"op": "select", "table": "Interface", "where": [["name", "==", item.port]], "columns": ["_uuid"]}
-                  for item in ports]
-        found = session.transact(reads)
-        bridges: dict[str, tuple[str, set[str]]] = {}
-        for name, result in zip(switches, found[:len(switches)], strict=True):
-            if len(result["rows"]) != 1:
-                return False  # no such switch: ovs-vsctl says so in its words
-            row = result["rows"][0]
-            bridges[name] = (row["_uuid"][1], {member[1] for member in _set(row["ports"])})
-        port_rows = [result["rows"] for result in found[len(switches):len(switches) + len(ports)]]
-        interface_rows = [result["rows"] for result in found[len(switches) + len(ports):]]
-        operations: list[dict[str, Any]] = []
-        for number, (item, port_row, interface_row) in enumerate(zip(ports, port_rows, interface_rows, strict=True)):
-            rate, burst = 0, 0  # no limits on this path (see above): none left either
-            columns = {"tag": item.tag or _empty(),
-                       "trunks": ["set", [int(vid) for vid in item.trunks.split(",")]] if item.trunks else _empty(),
-                       "vlan_mode": item.vlan_mode or _empty(), "qos": _empty()}
-            interface = {"ingress_policing_rate": rate, "ingress_policing_burst": burst}
-            if not port_row:
-                if interface_row:
-                    return False  # an Interface row without its Port: not what ovs-vsctl would expect either
-                operations += [
-                    {"op": "insert", "table": "Interface", "uuid-name": f"interface{number}",
-                     "row": {"name": item.port, **interface,
-                             "external_ids": ["map", [list(pair) for pair in interface_ids(item)]]}},
-                    {"op": "insert", "table": "Port", "uuid-name": f"port{number}",
-                     "row": {"name": item.port, "interfaces": ["named-uuid", f"interface{number}"], **columns,
-                             "external_ids": ["map", [list(pair) for pair in port_ids(item)]]}},
-                    {"op": "mutate", "table": "Bridge", "where": [["_uuid", "==", _uuid(bridges[item.switch][0])]],
-                     "mutations": [["ports", "insert", ["set", [["named-uuid", f"port{number}"]]]]]},
-                ]
-                continue
-            port_uuid = port_row[0]["_uuid"][1]
-            if port_uuid not in bridges[item.switch][1] or len(interface_row) != 1:
-                return False  # on another switch: ovs-vsctl deletes and adds it again
-            interface_uuid = interface_row[0]["_uuid"][1]
-            operations += [
-                {"op": "update", "table": "Port", "where": [["_uuid", "==", _uuid(port_uuid)]], "row": columns},
-                *_ids_mutations("Port", port_uuid, port_ids(item)),
-                {"op": "update", "table": "Interface", "where": [["_uuid", "==", _uuid(interface_uuid)]],
-                 "row": interface},
-                *_ids_mutations("Interface", interface_uuid, interface_ids(item)),
-            ]
-        operations += [
-            {"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["next_cfg", "+=", 1]]},
-            {"op": "select", "table": "Open_vSwitch", "where": [], "columns": ["next_cfg"]},
-        ]
-        try:
-            results = session.transact(operations)
-        except TransactionError as error:
-            if error.error == "constraint violation":
-                return False  # someone added a port of that name between our read and our write
-            raise
-        rows = results[-1]["rows"]
-        if rows:  # an Open_vSwitch row: ovs-vswitchd reads it (without one, there is nothing to wait for)
-            session.wait_applied(int(rows[0]["next_cfg"]))
-        return True
+        prepared = _prepare(session, path, ports, port_ids, interface_ids)
     except OSError as error:
-        raise SnfNetworkError(f"ovsdb-server at {path}: {error.strerror or error}") from None
-    finally:
         session.close()
+        raise SnfNetworkError(f"ovsdb-server at {path}: {error.strerror or error}") from None
+    except BaseException:
+        session.close()
+        raise
+    if prepared is None:
+        session.close()
+    return prepared
+
+
+def _prepare(session: Session, path: str, ports: list[OvsPort], port_ids: Any, interface_ids: Any
+             ) -> PortTransaction | None:
+    switches = sorted({item.switch for item in ports})
+    reads = [{"op": "select", "table": "Bridge", "where": [["name", "==", name]], "columns": ["_uuid", "ports"]}
+             for name in switches]
+    reads += [{"op": "select", "table": "Port", "where": [["name", "==", item.port]], "columns": ["_uuid"]}
+              for item in ports]
+    reads += [{"op": "select", "table": "Interface", "where": [["name", "==", item.port]],
+               "columns": ["_uuid", "ofport"]} for item in ports]
+    reads.append({"op": "select", "table": "Interface", "where": [], "columns": ["ofport", "ofport_request"]})
+    found = session.transact(reads)
+    bridges: dict[str, tuple[str, set[str]]] = {}
+    for name, result in zip(switches, found[:len(switches)], strict=True):
+        if len(result["rows"]) != 1:
+            return None  # no such switch: ovs-vsctl says so in its words
+        row = result["rows"][0]
+        bridges[name] = (row["_uuid"][1], {member[1] for member in _set(row["ports"])})
+    port_rows = [result["rows"] for result in found[len(switches):len(switches) + len(ports)]]
+    interface_rows = [result["rows"] for result in found[len(switches) + len(ports):-1]]
+    used = {number for row in found[-1]["rows"] for column in ("ofport", "ofport_request")
+            for number in _set(row.get(column)) if isinstance(number, int)}
+    operations: list[dict[str, Any]] = []
+    numbers: dict[str, int] = {}
+    for index, (item, port_row, interface_row) in enumerate(zip(ports, port_rows, interface_rows, strict=True)):
+        columns = {"tag": item.tag or _empty(),
+                   "trunks": ["set", [int(vid) for vid in item.trunks.split(",")]] if item.trunks else _empty(),
+                   "vlan_mode": item.vlan_mode or _empty(), "qos": _empty()}
+        own = interface_row[0].get("ofport") if len(interface_row) == 1 else None
+        number = own if isinstance(own, int) and 0 < own <= MAX_OFPORT else _free(used)
+        used.add(number)
+        numbers[item.port] = number
+        # No limits on this path (see above): none left either.
+        interface = {"ingress_policing_rate": 0, "ingress_policing_burst": 0, "ofport_request": number}
+        if not port_row:
+            if interface_row:
+                return None  # an Interface row without its Port: not what ovs-vsctl would expect either
+            operations += [
+                {"op": "insert", "table": "Interface", "uuid-name": f"interface{index}",
+                 "row": {"name": item.port, **interface,
+                         "external_ids": ["map", [list(pair) for pair in interface_ids(item)]]}},
+                {"op": "insert", "table": "Port", "uuid-name": f"port{index}",
+                 "row": {"name": item.port, "interfaces": ["named-uuid", f"interface{index}"], **columns,
+                         "external_ids": ["map", [list(pair) for pair in port_ids(item)]]}},
+                {"op": "mutate", "table": "Bridge", "where": [["_uuid", "==", _uuid(bridges[item.switch][0])]],
+                 "mutations": [["ports", "insert", ["set", [["named-uuid", f"port{index}"]]]]]},
+            ]
+            continue
+        port_uuid = port_row[0]["_uuid"][1]
+        if port_uuid not in bridges[item.switch][1] or len(interface_row) != 1:
+            return None  # on another switch: ovs-vsctl deletes and adds it again
+        interface_uuid = interface_row[0]["_uuid"][1]
+        operations += [
+            {"op": "update", "table": "Port", "where": [["_uuid", "==", _uuid(port_uuid)]], "row": columns},
+            *_ids_mutations("Port", port_uuid, port_ids(item)),
+            {"op": "update", "table": "Interface", "where": [["_uuid", "==", _uuid(interface_uuid)]],
+             "row": interface},
+            *_ids_mutations("Interface", interface_uuid, interface_ids(item)),
+        ]
+    operations += [
+        {"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["next_cfg", "+=", 1]]},
+        {"op": "select", "table": "Open_vSwitch", "where": [], "columns": ["next_cfg"]},
+    ]
+    return PortTransaction(session, path, ports, operations, numbers)
+
+
+def _free(used: set[int]) -> int:
+    number = MAX_OFPORT
+    while number in used:
+        number -= 1
+    if number < 1:
+        raise SnfNetworkError("the switch has no OpenFlow port number left")
+    return number
 
 
 def _set(value: Any) -> list[Any]:

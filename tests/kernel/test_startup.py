@@ -15,8 +15,9 @@ from tests.lab import Lab
 
 pytestmark = pytest.mark.kernel
 
+# re and enum: what a generated console script would import (bin/ has our own launchers).
 FORBIDDEN = ("logging", "dataclasses", "subprocess", "pyroute2", "dns", "asyncio", "click", "typing",
-             "snf_network.services")
+             "snf_network.services", "re", "enum")
 
 
 def imported(stderr: str) -> set[str]:

@@ -152,6 +152,9 @@ def test_programs_are_in_usr_bin(package: Package) -> None:
         assert entry is not None, f"/usr/bin/{program} is not in the package"
         assert entry.kind == "-" and entry.mode[3] == "x", f"/usr/bin/{program}: {entry.mode}"
     assert "/usr/lib/python3/dist-packages/snf_network/__init__.py" in package.entries
+    for program in ("kvm-vif-bridge", "kvm-ifdown-custom", "vif-custom", "snf-network-hook"):
+        launcher = _inside(package, f"/usr/bin/{program}").read_text()
+        assert launcher.startswith("#!/usr/bin/python3\n") and "\nimport re\n" not in launcher, launcher
 
 
 def test_links_where_ganeti_looks(package: Package) -> None:

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from snf_network import config
+from snf_network import config, jsonlite
 from snf_network.errors import SnfNetworkError
 from snf_network.host import Host, openflow, ovsdb
 from snf_network.host.ovs import cookie, flow_script
@@ -86,10 +86,14 @@ def test_a_port_the_switch_does_not_have_is_one_line() -> None:
 def test_json_for_ovsdb_without_the_json_module() -> None:
     value = {"method": "transact", "params": ["Open_vSwitch", {"row": {"name": 'ta"p\\3', "tag": 100,
                                                                        "on": True, "off": None}}], "id": 1}
-    text = ovsdb.dumps(value)
-    assert ovsdb._scan(text, 0) == (value, len(text))
+    text = jsonlite.dumps(value)
+    assert jsonlite.loads(text) == value
     with pytest.raises(TypeError):
-        ovsdb.dumps({"x": 1.5})
+        jsonlite.dumps({"x": 1.5})
+    with pytest.raises(ValueError, match="more than one"):
+        jsonlite.loads("{} {}")
+    with pytest.raises(ValueError, match="not JSON"):
+        jsonlite.loads('{"x": ')
 
 
 PORT = OvsPort("br0", "tap3", tag=100, vlan_mode="access", instance="vm1.example.org", nic="u-1", mac=MAC)
@@ -97,10 +101,10 @@ PORT = OvsPort("br0", "tap3", tag=100, vlan_mode="access", instance="vm1.example
 
 def test_without_a_database_socket_or_with_limits_ovs_vsctl_does_the_work() -> None:
     cfg = config.from_text("OVS_DB=/run/test/db.sock\n")
-    assert not ovsdb.set_ports(RecordingHost(), cfg, [PORT], [])  # nothing listens there
+    assert ovsdb.prepare(RecordingHost(), cfg, [PORT], []) is None  # nothing listens there
     limited = OvsPort("br0", "tap3", instance="vm1.example.org", nic="u-1", mac=MAC, rate=20_000_000)
-    assert not ovsdb.set_ports(Host(), cfg, [limited], [])
-    assert not ovsdb.set_ports(Host(), config.from_text("OVS_DB=tcp:127.0.0.1:6640\n"), [PORT], [])
+    assert ovsdb.prepare(Host(), cfg, [limited], []) is None
+    assert ovsdb.prepare(Host(), config.from_text("OVS_DB=tcp:127.0.0.1:6640\n"), [PORT], []) is None
     assert ovsdb.db_socket(config.from_text("OVS_DB=unix:/x/db.sock\n")) == "/x/db.sock"
 
 
@@ -134,12 +138,12 @@ class FakeDatabase:
             buffer += data.decode()
             while buffer:
                 try:
-                    request, end = ovsdb._scan(buffer, 0)
+                    request, end = jsonlite.scan(buffer)
                 except StopIteration:
                     break
                 buffer = buffer[end:]
                 self.requests.append(request)
-                connection.sendall(ovsdb.dumps({"id": request["id"], "error": None,
+                connection.sendall(jsonlite.dumps({"id": request["id"], "error": None,
                                                 "result": self.answer(request)}).encode())
 
     def answer(self, request: dict[str, object]) -> object:
@@ -148,9 +152,13 @@ class FakeDatabase:
         if request["method"] == "monitor":
             return {"Open_vSwitch": {"row": {"new": {"cur_cfg": 7}}}}
         operations = params[1:]
-        if operations[0]["op"] == "select":  # the read: br0 and no port of that name yet
+        if operations[0]["op"] == "select" and operations[0]["table"] == "Bridge":
+            # The read: br0, no port of that name yet, and two interfaces numbered 1 and 65279.
             return [{"rows": [{"_uuid": ["uuid", "b-1"], "ports": ["set", []]}] * self.bridges},
-                    {"rows": []}, {"rows": []}]
+                    {"rows": []}, {"rows": []},
+                    {"rows": [{"ofport": 1, "ofport_request": ["set", []]}, {"ofport": 65279, "ofport_request": 9}]}]
+        if operations[0]["op"] == "select":  # after the wait: the number the switch gave
+            return [{"rows": [{"ofport": 65278}]}]
         return [{} for _ in operations[:-1]] + [{"rows": [{"next_cfg": 7}]}]
 
 
@@ -158,12 +166,16 @@ def test_a_new_port_is_inserted_with_its_columns_and_waited_for(tmp_path: object
     path = f"{tmp_path}/db.sock"
     database = FakeDatabase(path)
     cfg = config.from_text(f"OVS_DB={path}\n")
-    assert ovsdb.set_ports(Host(), cfg, [PORT], [])
+    prepared = ovsdb.prepare(Host(), cfg, [PORT], [])
+    assert prepared is not None and prepared.numbers == {"tap3": 65278}  # the highest number nobody has
+    assert prepared.commit() == {"tap3": 65278}
+    prepared.close()
     database.close()
-    _, write, monitor = database.requests
+    _, write, monitor, _ = database.requests
     operations = write["params"][1:]  # type: ignore[index]
     interface, port, bridge, bump, _ = operations
     assert interface["row"]["name"] == "tap3" and ["attached-mac", MAC] in interface["row"]["external_ids"][1]
+    assert interface["row"]["ofport_request"] == 65278
     assert port["row"]["tag"] == 100 and port["row"]["vlan_mode"] == "access"
     assert port["row"]["interfaces"] == ["named-uuid", "interface0"]
     assert ["snf-network-instance", "vm1.example.org"] in port["row"]["external_ids"][1]
@@ -175,7 +187,7 @@ def test_a_new_port_is_inserted_with_its_columns_and_waited_for(tmp_path: object
 def test_a_switch_ovsdb_does_not_have_is_left_for_ovs_vsctl_to_say_so(tmp_path: object) -> None:
     path = f"{tmp_path}/db.sock"
     database = FakeDatabase(path, bridges=0)
-    assert not ovsdb.set_ports(Host(), config.from_text(f"OVS_DB={path}\n"), [PORT], [])
+    assert ovsdb.prepare(Host(), config.from_text(f"OVS_DB={path}\n"), [PORT], []) is None
     database.close()
     assert len(database.requests) == 1  # the read, and nothing written
 
@@ -188,3 +200,50 @@ def test_a_switch_ovsdb_does_not_have_is_left_for_ovs_vsctl_to_say_so(tmp_path: 
 ])
 def test_openflow_13_is_used_only_when_the_switch_offers_it(version: int, hello: bytes, speaks: bool) -> None:
     assert openflow.speaks_13(version, hello) is speaks
+
+
+class FakeSwitch:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, int] | None]] = []
+
+    def send(self, script: str, ports: dict[str, int] | None = None) -> bool:
+        self.calls.append(("send", script, ports))
+        return True
+
+    def finish(self) -> None:
+        self.calls.append(("finish", "", None))
+
+    def push(self, script: str) -> bool:
+        self.calls.append(("push", script, None))
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+class FakePrepared:
+    def __init__(self, given: int) -> None:
+        self.numbers = {"tap3": 65279}
+        self.given = given
+
+    def commit(self) -> dict[str, int]:
+        return {"tap3": self.given}
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("given", [65279, 5])
+def test_a_new_ports_flows_go_first_and_again_by_name_if_the_switch_numbered_it_otherwise(
+        monkeypatch: pytest.MonkeyPatch, given: int) -> None:
+    from snf_network.host.ovs import BACKEND, cookie_match
+
+    switch = FakeSwitch()
+    monkeypatch.setattr(openflow.Switch, "connect", classmethod(lambda cls, host, path, timeout: switch))
+    monkeypatch.setattr(ovsdb, "prepare", lambda host, cfg, ports, old: FakePrepared(given))
+    BACKEND.apply(RecordingHost(), config.from_text(""), [PORT, GUARDS[0]], [])
+    script = flow_script([GUARDS[0]], [])
+    expected = [("send", script, {"tap3": 65279}), ("finish", "", None)]
+    if given != 65279:  # deleted under the port's cookie, then by name
+        expected += [("push", f"delete {cookie_match(GUARDS[0].cookie)}\n", None), ("push", script, None)]
+    assert switch.calls == expected

@@ -1,0 +1,68 @@
+"""JSON for the NIC programs without the json module, whose decoder imports re (and enum): about 5 ms.
+
+``_json``, the C half of the json module, does the work: its scanner parses,
+its string encoder quotes. Used where a NIC program reads or writes JSON on
+its own path: OVSDB's JSON-RPC (host/ovsdb.py) and nft's ``-j`` output
+(host/nft.py). The services and the CLI use the json module.
+"""
+
+from __future__ import annotations
+
+import _json
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
+
+
+class _Context:
+    """What ``_json.make_scanner`` reads from a decoder (json.decoder.JSONDecoder's attributes)."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    memo: ClassVar[dict[str, str]] = {}
+    parse_float = float
+    parse_int = int
+
+    @staticmethod
+    def parse_constant(name: str) -> float:
+        raise ValueError(f"{name} is not JSON")
+
+
+_scan = _json.make_scanner(_Context())  # type: ignore[arg-type]  # duck-typed: it reads the attributes above
+
+
+def scan(text: str, start: int = 0) -> tuple[Any, int]:
+    """The value that starts at ``start`` (after any white space) and where it ends; StopIteration if none yet."""
+    while start < len(text) and text[start] in " \t\r\n":
+        start += 1
+    return _scan(text, start)
+
+
+def loads(text: str) -> Any:
+    """The one value ``text`` holds; ValueError for anything else."""
+    try:
+        value, end = scan(text)
+    except StopIteration as stop:
+        raise ValueError(f"not JSON at character {stop.value}") from None
+    if text[end:].strip():
+        raise ValueError(f"more than one JSON value (character {end})")
+    return value
+
+
+def dumps(value: Any) -> str:
+    """JSON of dicts, lists, tuples, strings, integers, booleans and None."""
+    if isinstance(value, str):
+        return str(_json.encode_basestring_ascii(value))
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(dumps(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{dumps(str(key))}:{dumps(item)}" for key, item in value.items()) + "}"
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON here")
