@@ -93,7 +93,7 @@ def _refuse_profiles(nic: Nic, facts: Facts) -> None:
 FEATURE = Feature(
     "openvswitch",
     answers=lambda cfg: "`MODE=openvswitch`",
-    summary=("the tap a port of the Open vSwitch `LINK` in one ovs-vsctl transaction, with `VLAN` as access, "
+    summary=("the tap a port of the Open vSwitch `LINK` in one OVSDB transaction, with `VLAN` as access, "
              "trunk or hybrid port and its owner in `external_ids`; the anti-spoofing of bridged ports as "
              "OpenFlow flows under a cookie of the port's own; the qos tags as its QoS row and ingress policing "
              "([docs/openvswitch.md](docs/openvswitch.md))"),

@@ -1,6 +1,8 @@
-"""Open vSwitch ports and their anti-spoofing flows, through ovs-vsctl and ovs-ofctl.
+"""Open vSwitch ports and their anti-spoofing flows.
 
-A NIC's port is one ovs-vsctl transaction: ``--may-exist add-port`` with its
+A NIC's port is one transaction, written here as ovs-vsctl's (what ``plan``
+prints, and what runs when host/ovsdb.py, which speaks to the database
+itself, leaves it to ovs-vsctl): ``--may-exist add-port`` with its
 VLANs (tag, trunks, vlan_mode) and who owns it in ``external_ids`` (Port:
 ``snf-network-instance``, ``-nic``, ``-mac``; Interface: OVS's conventional
 ``vm-id``, ``iface-id``, ``attached-mac``), so ``ovs-vsctl list Port`` shows
@@ -18,7 +20,10 @@ advertisements and DHCP/DHCPv6 server messages are dropped; anything else
 from the port is dropped. OVS's classifier keeps the cost of a packet flat
 in the number of ports. The flows go in before the tap comes up (this
 backend runs before the ip one), and a re-run only adds (an identical flow
-replaces itself), so there is never a moment without them.
+replaces itself), so there is never a moment without them. They are written
+as ovs-ofctl add-flows lines and sent in OpenFlow 1.3 (host/openflow.py; a
+new port's before the port exists, for the number it asks for), else given
+to ovs-ofctl.
 """
 
 from __future__ import annotations
