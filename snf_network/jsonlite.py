@@ -34,21 +34,59 @@ _scan = _json.make_scanner(_Context())  # type: ignore[arg-type]  # duck-typed: 
 
 
 def scan(text: str, start: int = 0) -> tuple[Any, int]:
-    """The value that starts at ``start`` (after any white space) and where it ends; StopIteration if none yet."""
+    """The value that starts at ``start`` (after any white space) and where it ends; ValueError if there is none.
+
+    The C scanner reports a value cut short in several ways (StopIteration,
+    the json module's JSONDecodeError, which it imports to raise, and on
+    Python 3.11 even SystemError for an object cut inside): all are one
+    ValueError here.
+    """
     while start < len(text) and text[start] in " \t\r\n":
         start += 1
-    return _scan(text, start)
+    try:
+        return _scan(text, start)
+    except (StopIteration, ValueError, SystemError, RecursionError):
+        raise ValueError(f"no complete JSON value at character {start}") from None
 
 
 def loads(text: str) -> Any:
     """The one value ``text`` holds; ValueError for anything else."""
-    try:
-        value, end = scan(text)
-    except StopIteration as stop:
-        raise ValueError(f"not JSON at character {stop.value}") from None
+    value, end = scan(text)
     if text[end:].strip():
         raise ValueError(f"more than one JSON value (character {end})")
     return value
+
+
+def complete(text: str) -> int:
+    """Where the first whole JSON object or array of ``text`` ends (0: not all of it is there yet).
+
+    For a stream of JSON-RPC messages: a message is known whole before it is
+    parsed, so a message cut short is told from a malformed one. Braces and
+    brackets are counted outside strings; str.find skips ahead in C.
+    """
+    depth, index, length = 0, 0, len(text)
+    while index < length:
+        char = text[index]
+        if char == '"':
+            index += 1
+            while True:  # to the closing quote: one not escaped by an odd run of backslashes
+                index = text.find('"', index)
+                if index < 0:
+                    return 0
+                backslashes = 0
+                while text[index - 1 - backslashes] == "\\":
+                    backslashes += 1
+                if backslashes % 2 == 0:
+                    break
+                index += 1
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+        index += 1
+    return 0
 
 
 def dumps(value: Any) -> str:

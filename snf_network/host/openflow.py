@@ -88,7 +88,7 @@ def _flow_mod(xid: int, command: int, cookie: int, cookie_mask: int, priority: i
 def flow_mods(script: str, ports: dict[str, int], first_xid: int = 1) -> list[bytes]:
     """The flow mods of an ovs-ofctl add-flows input that host/ovs.py wrote; ``ports``: name -> number."""
     messages = []
-    for number, line in enumerate(script.splitlines()):
+    for index, line in enumerate(script.splitlines()):
         verb, _, flow = line.partition(" ")
         if verb not in ("add", "delete"):
             raise ValueError(f"{line!r}: not add or delete")
@@ -115,9 +115,13 @@ def flow_mods(script: str, ports: dict[str, int], first_xid: int = 1) -> list[by
                 normal = text == "NORMAL"
             elif name == "in_port":
                 port = text.strip('"')
-                if port not in ports:
+                if port.isdigit() and port == text:
+                    port_number = int(port)
+                elif port in ports:
+                    port_number = ports[port]
+                else:
                     raise SnfNetworkError(f"{port}: not a port of the switch (yet)")
-                fields.insert(0, ("in_port", ports[port].to_bytes(4, "big")))
+                fields.insert(0, ("in_port", port_number.to_bytes(4, "big")))
             elif name in ("tp_src", "tp_dst") and protocol is not None and protocol[1] == 17:
                 fields.append((f"udp_{name[3:]}", _value("udp_src", text)))
             elif name == "icmp_type" and protocol == PROTOCOLS["icmp6"]:
@@ -131,11 +135,11 @@ def flow_mods(script: str, ports: dict[str, int], first_xid: int = 1) -> list[by
         if verb == "add":
             if priority < 0 or normal is None or mask:
                 raise ValueError(f"{line!r}: an add needs a priority, actions and a cookie without mask")
-            messages.append(_flow_mod(first_xid + number, ADD, cookie, 0, priority, fields, normal))
+            messages.append(_flow_mod(first_xid + index, ADD, cookie, 0, priority, fields, normal))
         else:
-            if fields or normal is not None or priority >= 0 or not mask:
-                raise ValueError(f"{line!r}: a delete is by cookie alone")
-            messages.append(_flow_mod(first_xid + number, DELETE, cookie, mask, 0, [], False))
+            if any(name != "in_port" for name, _ in fields) or normal is not None or priority >= 0 or not mask:
+                raise ValueError(f"{line!r}: a delete is by cookie, and port, alone")
+            messages.append(_flow_mod(first_xid + index, DELETE, cookie, mask, 0, fields, False))
     return messages
 
 
@@ -158,8 +162,8 @@ def mgmt_socket(rundir: str, switch: str) -> str:
 
 
 class _Connection:
-    def __init__(self, sock: _socket.socket, timeout: float) -> None:
-        self.sock, self.timeout = sock, timeout
+    def __init__(self, sock: _socket.socket, timeout: float, path: str = "") -> None:
+        self.sock, self.timeout, self.path = sock, timeout, path
         self.deadline = time.monotonic() + timeout
         self.buffer = b""
 
@@ -172,14 +176,14 @@ class _Connection:
             while len(self.buffer) < 8 or len(self.buffer) < struct.unpack_from("!H", self.buffer, 2)[0]:
                 left = self.deadline - time.monotonic()
                 if left <= 0:
-                    raise SnfNetworkError(f"the switch did not answer within {self.timeout:g} s")
+                    raise SnfNetworkError(f"the switch at {self.path} did not answer within {self.timeout:g} s")
                 self.sock.settimeout(left)
                 try:
                     data = self.sock.recv(65536)
                 except TimeoutError:
                     continue
                 if not data:
-                    raise SnfNetworkError("the switch closed its OpenFlow connection")
+                    raise SnfNetworkError(f"the switch at {self.path} closed its OpenFlow connection")
                 self.buffer += data
             version, kind, length, xid = struct.unpack_from("!BBHI", self.buffer)
             if length < 8:
@@ -204,7 +208,7 @@ class Switch:
 
     def __init__(self, sock: _socket.socket, path: str, timeout: float) -> None:
         self.path = path
-        self.connection = _Connection(sock, timeout)
+        self.connection = _Connection(sock, timeout, path)
         self.connection.send(struct.pack("!BBHI", VERSION, HELLO, 8, 0))
         self.speaks: bool | None = None  # OpenFlow 1.3, once its hello is read
         self.xid = 1

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 COOKIE_PREFIX = 0x736E66  # "snf": the top 24 bits of every cookie of ours
 BASE_BIT = 1 << 39  # set in the cookie of a port's catch-all drop flow
 COOKIE_MASK = ((1 << 64) - 1) & ~BASE_BIT
+PREFIX_MASK = 0xFFFFFF << 40  # what matches every flow of ours, whatever its port
 NORMAL = "actions=NORMAL"
 DROP = "actions=drop"
 QOS_OWNER = "snf-network-port"  # external_ids key of our QoS and Queue rows: the port they were made for
@@ -266,9 +267,10 @@ class OvsBackend(Backend):
                     for switch in dict.fromkeys(item.switch for item in guards + old_guards)}
         try:
             prepared = ovsdb.prepare(host, cfg, ports, old_ports) if ports else None
-            early = self._early_flows(prepared, switches, guards, old_guards) if prepared else set()
+            early: set[str] = set()
             if prepared is not None:
                 try:
+                    early = self._early_flows(prepared, switches, guards, old_guards)
                     given = prepared.commit()
                 finally:
                     prepared.close()
@@ -303,7 +305,14 @@ class OvsBackend(Backend):
             if connection is None or any(item.port not in prepared.numbers for item in add):
                 continue
             remove = [item for item in old_guards if item.switch == switch]
-            if connection.send(flow_script(add, remove), prepared.numbers):
+            # A fresh number may carry flows of ours that a port removed behind our back
+            # (ovs-vsctl del-port) left: they would let this VM send as that one. And a
+            # tap's flows under its old number would drop whatever port gets that one.
+            # The port does not exist yet, so nothing is unguarded meanwhile.
+            cleared = "".join(f"delete cookie=0x{COOKIE_PREFIX << 40:016x}/0x{PREFIX_MASK:016x},"
+                              f"in_port={prepared.numbers[item.port]}\ndelete {cookie_match(item.cookie)}\n"
+                              for item in add if item.port in prepared.fresh)
+            if connection.send(cleared + flow_script(add, remove), prepared.numbers):
                 early.add(switch)
         return early
 
@@ -380,15 +389,22 @@ class OvsBackend(Backend):
                 if isinstance(item, OvsPort):
                     problems += _port_problems(item, ports().get(item.port))
                 elif isinstance(item, OvsFlows):
-                    present = flow_dump(host, cfg, item.switch, item.cookie)
-                    if present is None:
+                    dumped = flow_dump(host, cfg, item.switch, item.cookie)
+                    if dumped is None:
                         problems.append(f"switch {item.switch}: cannot read its flows")
                         continue
+                    present, numbers = dumped
                     wanted = [*flows(item), base_flow(item)]
                     missing = [line for line in wanted if _normal(line) not in present]
                     if missing:
                         problems.append(f"missing {len(missing)} of the {len(wanted)} flows of "
                                         f"{item.describe()}")
+                    # Flows for another number than the port's guard another port (or
+                    # none), and this one is left to the switch's NORMAL flow.
+                    number = ports().get(item.port, {}).get("ofport", "")
+                    if number and numbers and number not in numbers:
+                        problems.append(f"the flows of {item.describe()} are for OpenFlow port "
+                                        f"{','.join(sorted(numbers))}, the port is {number}")
             return problems
 
         return check
@@ -436,7 +452,8 @@ def port_table(host: Host, cfg: Config) -> dict[str, dict[str, str]]:
     result = host.run([*vsctl(cfg), "--format=json", "--",
                        "--columns=_uuid,name,tag,trunks,vlan_mode,qos,external_ids", "list", "Port",
                        "--", "--columns=name,ports", "list", "Bridge",
-                       "--", "--columns=name,ingress_policing_rate,ingress_policing_burst", "list", "Interface",
+                       "--", "--columns=name,ingress_policing_rate,ingress_policing_burst,ofport", "list",
+                       "Interface",
                        "--", "--columns=_uuid,type,other_config", "list", "QoS"], check=False)
     if result.returncode != 0:
         raise SnfNetworkError(f"ovs-vsctl failed: {result.stderr.strip() or result.returncode}")
@@ -452,7 +469,8 @@ def port_table(host: Host, cfg: Config) -> dict[str, dict[str, str]]:
     for name, ports in bridge_data:
         for member in _set(ports):
             switches[member[1]] = name
-    policed = {name: f"{rate}/{burst}" for name, rate, burst in interface_data}
+    policed = {name: f"{rate}/{burst}" for name, rate, burst, _ in interface_data}
+    ofports = {name: str(number) for name, _, _, number in interface_data if isinstance(number, int) and number > 0}
     # A QoS row's max-rate, as the port's limit (ours are linux-htb).
     rates = {row_uuid[1]: dict(config[1]).get("max-rate", "?") if kind == "linux-htb" else f"({kind})"
              for row_uuid, kind, config in qos_data}
@@ -466,6 +484,7 @@ def port_table(host: Host, cfg: Config) -> dict[str, dict[str, str]]:
             "vlan_mode": ",".join(_set(mode)),
             "max-rate": ",".join(rates.get(ref[1], "?") for ref in _set(qos)),
             "policing": policed.get(name, "0/0"),
+            "ofport": ofports.get(name, ""),
             **{f"id:{key}": value for key, value in ids[1]},
         }
     return table
@@ -502,13 +521,19 @@ def _normal(line: str) -> str:
     return ",".join(sorted(fields)).lower()
 
 
-def flow_dump(host: Host, cfg: Config, switch: str, cookie: str) -> set[str] | None:
-    """The switch's flows under ``cookie``, normalised (_normal); None when the switch cannot be read."""
-    result = host.run(ofctl(cfg, "--no-stats", "dump-flows", ofctl_target(cfg, switch), cookie_match(cookie)),
-                      check=False)
+def flow_dump(host: Host, cfg: Config, switch: str, cookie: str) -> tuple[set[str], set[str]] | None:
+    """The switch's flows under ``cookie``, normalised (_normal), and the port numbers they match on.
+
+    None when the switch cannot be read.
+    """
+    result = host.run(ofctl(cfg, "--no-stats", "--no-names", "dump-flows", ofctl_target(cfg, switch),
+                            cookie_match(cookie)), check=False)
     if result.returncode != 0:
         return None
-    return {_normal(line.strip()) for line in result.stdout.splitlines() if "cookie=" in line}
+    lines = [line.strip() for line in result.stdout.splitlines() if "cookie=" in line]
+    numbers = {field.split("=", 1)[1] for line in lines for field in line.replace(" ", ",").split(",")
+               if field.startswith("in_port=")}
+    return {_normal(line) for line in lines}, numbers
 
 
 BACKEND = OvsBackend()

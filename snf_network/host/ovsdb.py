@@ -23,11 +23,12 @@ UUIDs, instance names) and encoded here, never interpolated.
 from __future__ import annotations
 
 import _socket
+import codecs
 import os
 import time
 
 from snf_network.errors import SnfNetworkError
-from snf_network.jsonlite import dumps, scan
+from snf_network.jsonlite import complete, dumps, loads
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class Session:
         self.deadline = time.monotonic() + timeout
         self.timeout = timeout
         self.buffer = ""
+        self.decoder = codecs.getincrementaldecoder("utf-8")()  # a character may be cut between two reads
         self.serial = 0
 
     def close(self) -> None:
@@ -94,28 +96,30 @@ class Session:
 
     def _message(self, what: str) -> dict[str, Any]:
         while True:
-            text = self.buffer.lstrip()
-            if text:
+            self.buffer = self.buffer.lstrip()
+            end = complete(self.buffer)
+            if end:
+                text, self.buffer = self.buffer[:end], self.buffer[end:]
                 try:
-                    message, end = scan(text)
-                except StopIteration:
-                    message = None  # incomplete: read more
-                else:
-                    self.buffer = text[end:]
-                    if not isinstance(message, dict):
-                        raise SnfNetworkError("ovsdb-server sent something that is not JSON-RPC")
-                    return message
+                    message = loads(text)
+                except ValueError:
+                    message = None
+                if not isinstance(message, dict):
+                    raise SnfNetworkError("ovsdb-server sent something that is not JSON-RPC")
+                return message
+            if self.buffer and self.buffer[0] not in "{[":
+                raise SnfNetworkError("ovsdb-server sent something that is not JSON-RPC")
             left = self.deadline - time.monotonic()
             if left <= 0:
                 raise SnfNetworkError(f"timed out after {self.timeout:g} s waiting for {what}")
             self.sock.settimeout(left)
             try:
-                data = self.sock.recv(65536)
+                data = self.sock.recv(262144)
             except TimeoutError:
                 raise SnfNetworkError(f"timed out after {self.timeout:g} s waiting for {what}") from None
             if not data:
                 raise SnfNetworkError("ovsdb-server closed the connection")
-            self.buffer = text + data.decode()
+            self.buffer += self.decoder.decode(data)
 
 
 class TransactionError(SnfNetworkError):
@@ -161,13 +165,14 @@ class PortTransaction:
     someone adds meanwhile does not take ours), asked for in
     ``ofport_request``. host/ovs.py sends the port's flows for that number
     before the port exists, and ``commit`` says which numbers the switch
-    did give.
+    did give. ``fresh``: the ports whose number is not the one they have now
+    (none yet, or none while ovs-vswitchd has not re-added a tap).
     """
 
     def __init__(self, session: Session, path: str, ports: list[OvsPort], operations: list[dict[str, Any]],
-                 numbers: dict[str, int]) -> None:
+                 numbers: dict[str, int], fresh: set[str]) -> None:
         self.session, self.path, self.ports = session, path, ports
-        self.operations, self.numbers = operations, numbers
+        self.operations, self.numbers, self.fresh = operations, numbers, fresh
 
     def close(self) -> None:
         self.session.close()
@@ -226,7 +231,8 @@ def _prepare(session: Session, path: str, ports: list[OvsPort], port_ids: Any, i
               for item in ports]
     reads += [{"op": "select", "table": "Interface", "where": [["name", "==", item.port]],
                "columns": ["_uuid", "ofport"]} for item in ports]
-    reads.append({"op": "select", "table": "Interface", "where": [], "columns": ["ofport", "ofport_request"]})
+    reads.append({"op": "select", "table": "Interface", "where": [],
+                  "columns": ["name", "ofport", "ofport_request"]})
     found = session.transact(reads)
     bridges: dict[str, tuple[str, set[str]]] = {}
     for name, result in zip(switches, found[:len(switches)], strict=True):
@@ -236,16 +242,27 @@ def _prepare(session: Session, path: str, ports: list[OvsPort], port_ids: Any, i
         bridges[name] = (row["_uuid"][1], {member[1] for member in _set(row["ports"])})
     port_rows = [result["rows"] for result in found[len(switches):len(switches) + len(ports)]]
     interface_rows = [result["rows"] for result in found[len(switches) + len(ports):-1]]
-    used = {number for row in found[-1]["rows"] for column in ("ofport", "ofport_request")
-            for number in _set(row.get(column)) if isinstance(number, int)}
+    names = {item.port for item in ports}
+    used = {number for row in found[-1]["rows"] if row.get("name") not in names
+            for column in ("ofport", "ofport_request") for number in _set(row.get(column)) if isinstance(number, int)}
     operations: list[dict[str, Any]] = []
     numbers: dict[str, int] = {}
+    fresh: set[str] = set()
     for index, (item, port_row, interface_row) in enumerate(zip(ports, port_rows, interface_rows, strict=True)):
         columns = {"tag": item.tag or _empty(),
                    "trunks": ["set", [int(vid) for vid in item.trunks.split(",")]] if item.trunks else _empty(),
                    "vlan_mode": item.vlan_mode or _empty(), "qos": _empty()}
-        own = interface_row[0].get("ofport") if len(interface_row) == 1 else None
-        number = own if isinstance(own, int) and 0 < own <= MAX_OFPORT else _free(used)
+        row = interface_row[0] if len(interface_row) == 1 else {}
+        # Its own number while it has one; the one it asked for before (a tap
+        # that is coming back); else the highest free one, which is then
+        # "fresh": flows of ours that a port removed behind our back left on
+        # that number, or this tap's under another, must go first.
+        own, asked = row.get("ofport"), [n for n in _set(row.get("ofport_request")) if isinstance(n, int)]
+        if isinstance(own, int) and 0 < own <= MAX_OFPORT:
+            number = own
+        else:
+            number = asked[0] if asked and 0 < asked[0] <= MAX_OFPORT and asked[0] not in used else _free(used)
+            fresh.add(item.port)
         used.add(number)
         numbers[item.port] = number
         # No limits on this path (see above): none left either.
@@ -279,7 +296,7 @@ def _prepare(session: Session, path: str, ports: list[OvsPort], port_ids: Any, i
         {"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["next_cfg", "+=", 1]]},
         {"op": "select", "table": "Open_vSwitch", "where": [], "columns": ["next_cfg"]},
     ]
-    return PortTransaction(session, path, ports, operations, numbers)
+    return PortTransaction(session, path, ports, operations, numbers, fresh)
 
 
 def _free(used: set[int]) -> int:

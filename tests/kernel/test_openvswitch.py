@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from snf_network.host.ovs import cookie, cookie_match
+from snf_network.host.ovs import COOKIE_MASK, cookie, cookie_match
 from tests.lab import Lab, Vm, can_run
 from tests.ovs_switch import Switches, kernel_datapath, missing
 
@@ -315,6 +315,39 @@ def test_the_port_and_flows_we_send_ourselves_are_what_ovs_vsctl_and_ovs_ofctl_m
         assert f"{vm.tap}:" not in verify.stdout, verify.stdout
     finally:
         ovs.vsctl("clear", "Bridge", "br0", "protocols")
+    down(ovs, vm, env)
+
+
+def test_a_port_deleted_behind_our_back_leaves_no_flows_that_guard_the_next_one(ovs: Ovs) -> None:
+    """Its flows stay when someone runs ovs-vsctl del-port; the next new port may get its number."""
+    old, new = ovs.vm(), ovs.vm()
+    old_env, new_env = ovs.env(old, ip="203.0.113.91"), ovs.env(new, ip="203.0.113.92")
+    up(ovs, old_env)
+    number = ovs.vsctl("get", "Interface", old.tap, "ofport")
+    ovs.vsctl("del-port", old.tap)
+    assert ovs.flows("br0", old.tap)  # left, as OVS leaves them
+    up(ovs, new_env)
+    assert ovs.vsctl("get", "Interface", new.tap, "ofport") == number  # the number came back at once
+    on_number = ovs.lab.ns(ovs.lab.node, "ovs-ofctl", "--no-stats", "--no-names", "dump-flows",
+                           f"unix:{ovs.rundir}/br0.mgmt", f"in_port={number}").stdout
+    cookies = {field.split("=")[1] for field in on_number.replace(" ", ",").split(",") if field.startswith("cookie=")}
+    assert cookies and all(int(value, 16) & COOKIE_MASK == int(cookie(new.tap), 16) for value in cookies), on_number
+    down(ovs, new, new_env)
+    ovs.lab.ns(ovs.lab.node, "ovs-ofctl", "del-flows", f"unix:{ovs.rundir}/br0.mgmt", cookie_match(cookie(old.tap)))
+    ovs.lab.program("kvm-ifdown-custom", old_env, old.tap, "false")
+    ovs.nothing_left(old.tap)
+
+
+def test_verify_sees_flows_that_guard_another_number_than_the_ports(ovs: Ovs) -> None:
+    vm = ovs.vm()
+    env = ovs.env(vm, ip="203.0.113.93")
+    up(ovs, env)
+    ovs.vsctl("set", "Interface", vm.tap, "ofport_request=5")  # an operator renumbers the port
+    verify = ovs.lab.program("snf-network", env, "verify", check=False)
+    assert verify.returncode == 1 and "the port is 5" in verify.stdout, verify.stdout
+    ovs.lab.program("snf-network", env, "reapply")
+    verify = ovs.lab.program("snf-network", env, "verify", check=False)
+    assert f"{vm.tap}:" not in verify.stdout, verify.stdout
     down(ovs, vm, env)
 
 
