@@ -29,24 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.timing import namespace_overhead, report
 from tests.ganeti_ifup_os import SCRIPT as GANETI_IFUP_OS
 from tests.lab import VENV_BIN, Lab, can_run, sh
-
-
-def report(label: str, timings: list[float], overhead: float) -> float:
-    median = statistics.median(timings) - overhead
-    print(f"{label:<52} median {median:6.1f} ms   min {min(timings) - overhead:6.1f}   "
-          f"max {max(timings) - overhead:6.1f}", flush=True)
-    return median
-
-
-def namespace_overhead(lab: Lab, runs: int) -> float:
-    timings = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(["ip", "netns", "exec", lab.node, "true"], check=True)
-        timings.append((time.perf_counter() - start) * 1000)
-    return statistics.median(timings)
 
 
 def comm_env(lab: Lab, tap: str, mac: str, ip: str) -> dict[str, str]:
@@ -110,7 +95,7 @@ def main() -> int:
             assert (directory / "dnsmasq.pid").read_text().strip() == pid, "dnsmasq was restarted"
             print(f"communication NIC up, {args.runs} runs each, {args.others} other NICs; "
                   f"'ip netns exec' ({overhead:.1f} ms) subtracted")
-            mine = report("snf-network (kvm-vif-bridge, SIGHUP)", ours, overhead)
+            mine = report("snf-network (kvm-vif-bridge, SIGHUP)", ours, overhead, 52)
             # For scale, on this machine now: a routed NIC's up (bench/ifup.py's case), in the same run.
             vm = lab.add_vm(9, "aa:00:00:12:34:56", tap="tap9")
             routed = lab.ganeti_env(vm, ip="192.0.2.250", tags="ip-less-routed nfdhcpd")
@@ -120,7 +105,7 @@ def main() -> int:
                 start = time.perf_counter()
                 subprocess.run(program, env={**routed, "ACTION": "up"}, capture_output=True, check=True)
                 plain.append((time.perf_counter() - start) * 1000)
-            report("for scale: a routed NIC (IPv4, IPv6, nfdhcpd tag)", plain, overhead)
+            report("for scale: a routed NIC (IPv4, IPv6, nfdhcpd tag)", plain, overhead, 52)
             # Ganeti's way, on the same taps, with a dnsmasq of its own holding the same hosts.
             lab.program("kvm-vif-bridge", {**env, "ACTION": "down"})
             serve.terminate()
@@ -139,7 +124,7 @@ def main() -> int:
                 if killed.exists():
                     outages.append((float(up.read_text()) - float(killed.read_text())) * 1000)
             theirs = theirs[1:]  # the first run only starts its dnsmasq
-            report("Ganeti 3.1 kvm-ifup-os (kill and restart dnsmasq)", theirs, overhead)
+            report("Ganeti 3.1 kvm-ifup-os (kill and restart dnsmasq)", theirs, overhead, 52)
             print(f"{'  ... with every guest DHCP down for':<52} median {statistics.median(outages):6.1f} ms")
             print(f"target: snf-network median <= 40 ms: {'met' if mine <= 40 else 'NOT met'}")
             pidfile = ganeti / "dnsmasq.pid"

@@ -14,7 +14,6 @@ a 40 ms median, and at most 1.25 times that with 1000 NICs present.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.timing import namespace_overhead, report
 from tests.lab import TABLE, VENV_BIN, Lab, can_run, sh
 
 
@@ -42,16 +42,6 @@ def time_runs(lab: Lab, env: dict[str, str], runs: int, fresh: bool) -> list[flo
     return timings
 
 
-def namespace_overhead(lab: Lab, runs: int) -> float:
-    """What ``ip netns exec`` itself costs, subtracted from every figure."""
-    timings = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(["ip", "netns", "exec", lab.node, "true"], check=True)
-        timings.append((time.perf_counter() - start) * 1000)
-    return statistics.median(timings)
-
-
 def add_others(lab: Lab, count: int) -> None:
     """``count`` other routed NICs, configured by kvm-vif-bridge like any other."""
     lines = [f"link add o{i} type veth peer name p{i}" for i in range(count)]
@@ -61,13 +51,6 @@ def add_others(lab: Lab, count: int) -> None:
         ip = f"192.0.2.{10 + i % 200}" if i < 200 else ""  # the /24 holds 200 of them; the rest are IPv6-only
         env = lab.ganeti_env(lab.vms[0], ip=ip, INTERFACE=f"o{i}", MAC=mac, INSTANCE=f"other{i}.example.org")
         lab.program("kvm-vif-bridge", env)
-
-
-def report(label: str, timings: list[float], overhead: float) -> float:
-    median = statistics.median(timings) - overhead
-    print(f"{label:<44} median {median:6.1f} ms   min {min(timings) - overhead:6.1f}   "
-          f"max {max(timings) - overhead:6.1f}", flush=True)
-    return median
 
 
 def main() -> int:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.timing import namespace_overhead, report
 from tests.lab import GATEWAY, UPSTREAM_IP, VENV_BIN, Lab, can_run
 
 IP = "192.0.2.10"
@@ -42,22 +43,6 @@ def timed(lab: Lab, program: str, env: dict[str, str], *args: str) -> float:
     if result.returncode != 0:
         raise SystemExit(f"{program} failed: {result.stderr}")
     return elapsed
-
-
-def overhead(lab: Lab, runs: int) -> float:
-    timings = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(["ip", "netns", "exec", lab.node, "true"], check=True)
-        timings.append((time.perf_counter() - start) * 1000)
-    return statistics.median(timings)
-
-
-def report(label: str, timings: list[float], base: float) -> float:
-    median = statistics.median(timings) - base
-    print(f"{label:<40} median {median:6.1f} ms   min {min(timings) - base:6.1f}   max {max(timings) - base:6.1f}",
-          flush=True)
-    return median
 
 
 def throughput(lab: Lab, vm: str, seconds: int, reverse: bool) -> float:
@@ -96,7 +81,7 @@ def main() -> int:
             plain = lab.ganeti_env(vm, ip=IP, tags="ip-less-routed")
             limited = lab.ganeti_env(vm, ip=IP, tags="ip-less-routed", TAGS="snf-network:qos:0:20mbit")
             lab.program("kvm-vif-bridge", plain)  # our ruleset loaded once, as a node's first NIC would
-            base = overhead(lab, args.runs)
+            base = namespace_overhead(lab, args.runs)
             print(f"routed NIC (IPv4 + IPv6); {args.runs} runs each; 'ip netns exec' ({base:.1f} ms) subtracted")
             # Interleaved, so that whatever else the machine does weighs on both cases alike.
             labels = ("no tag", "snf-network:qos:0:20mbit")
@@ -107,8 +92,8 @@ def main() -> int:
                     ups[label].append(timed(lab, "kvm-vif-bridge", env))
                     downs[label].append(timed(lab, "kvm-ifdown-custom", env, vm.tap, "false"))
             for label in labels:
-                report(f"ifup, {label}", ups[label], base)
-                report(f"ifdown, {label}", downs[label], base)
+                report(f"ifup, {label}", ups[label], base, 40)
+                report(f"ifdown, {label}", downs[label], base, 40)
             for name, timings in (("ifup", ups), ("ifdown", downs)):
                 added = statistics.median(b - a for a, b in zip(*timings.values(), strict=True))
                 target = "; target <= 10 ms" if name == "ifup" else "; the kernel deleting the ifb, no target"

@@ -2,8 +2,8 @@
 
 ``_json``, the C half of the json module, does the work: its scanner parses,
 its string encoder quotes. Used where a NIC program reads or writes JSON on
-its own path: OVSDB's JSON-RPC (host/ovsdb.py) and nft's ``-j`` output
-(host/nft.py). The services and the CLI use the json module.
+its own path: the records (record.py), OVSDB's JSON-RPC (host/ovsdb.py) and
+nft's ``-j`` output (host/nft.py). The services and the CLI use the json module.
 """
 
 from __future__ import annotations
@@ -89,8 +89,8 @@ def complete(text: str) -> int:
     return 0
 
 
-def dumps(value: Any) -> str:
-    """JSON of dicts, lists, tuples, strings, integers, booleans and None."""
+def dumps(value: Any, comma: str = ",", colon: str = ":") -> str:
+    """JSON of dicts, lists, tuples, strings, integers, booleans and None (``", "`` and ``": "`` to read it)."""
     if isinstance(value, str):
         return str(_json.encode_basestring_ascii(value))
     if value is None:
@@ -100,7 +100,8 @@ def dumps(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(dumps(item) for item in value) + "]"
+        return "[" + comma.join(dumps(item, comma, colon) for item in value) + "]"
     if isinstance(value, dict):
-        return "{" + ",".join(f"{dumps(str(key))}:{dumps(item)}" for key, item in value.items()) + "}"
+        return "{" + comma.join(f"{dumps(str(key))}{colon}{dumps(item, comma, colon)}"
+                                for key, item in value.items()) + "}"
     raise TypeError(f"cannot encode {type(value).__name__} as JSON here")

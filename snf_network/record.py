@@ -6,10 +6,10 @@ never from tags or an environment that may have changed since.
 
 from __future__ import annotations
 
-import _json  # the json package's C half: the package itself costs 1.3 ms more (see _ScannerContext)
 import os
 import time
 
+from snf_network import jsonlite
 from snf_network import nic as nic_module
 from snf_network.config import Config
 from snf_network.errors import SnfNetworkError
@@ -52,56 +52,13 @@ class Record:
 
 
 def _encode(value: object) -> str:
-    """JSON for the str, int, bool, list and dict values a record holds."""
-    if isinstance(value, str):
-        return str(_json.encode_basestring_ascii(value))
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_encode(element) for element in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_encode(key)}: {_encode(element)}" for key, element in value.items()) + "}"
-    if value is None:
-        return "null"
-    raise TypeError(f"a record cannot hold {value!r}")
-
-
-class _ScannerContext:
-    """What the C JSON scanner reads from its owner (json.decoder.JSONDecoder's attributes).
-
-    Measured through the console-script launcher (which has imported ``re``
-    already), the json package still costs a NIC program 1.3 ms; its C
-    scanner alone parses our records just the same.
-    """
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = None
-
-
-_scan = _json.make_scanner(_ScannerContext())  # type: ignore[arg-type]  # typeshed wants a JSONDecoder
+    return jsonlite.dumps(value, ", ", ": ")
 
 
 def _decode(text: str) -> dict[str, Any]:
-    """One JSON object, or ValueError.
-
-    On malformed text the C scanner raises StopIteration, or, where it would
-    raise json's own JSONDecodeError, SystemError ("returned NULL without
-    setting an exception") since nothing of json's Python half is loaded:
-    each of those means a damaged record (tests/unit/test_record.py cuts a
-    record at every byte).
-    """
-    start = len(text) - len(text.lstrip())
-    try:
-        data, end = _scan(text, start)
-    except (StopIteration, SystemError, RecursionError) as exc:
-        raise ValueError(f"not JSON ({type(exc).__name__} at {exc})") from None
-    if text[end:].strip() or not isinstance(data, dict):  # a whole object, nothing after it
+    """One JSON object, or ValueError (tests/unit/test_record.py cuts a record at every byte)."""
+    data = jsonlite.loads(text)
+    if not isinstance(data, dict):
         raise ValueError("not one JSON object")
     return data
 

@@ -412,18 +412,17 @@ class OvsBackend(Backend):
 
 def owned_rows(host: Host, cfg: Config, ports: list[OvsPort]) -> list[tuple[str, str]]:
     """Our QoS and Queue rows made for these ports (by external_ids), as (table, uuid), QoS first."""
-    import json
+    from snf_network import jsonlite
 
     result = host.run([*vsctl(cfg), "--format=json", "--", "--columns=_uuid,external_ids", "list", "QoS",
                        "--", "--columns=_uuid,external_ids", "list", "Queue"], check=False)
     if result.returncode != 0:
         raise SnfNetworkError(f"ovs-vsctl failed: {result.stderr.strip() or result.returncode}")
     names = {item.port for item in ports}
-    decoder = json.JSONDecoder()
     text = result.stdout.strip()
     rows: list[tuple[str, str]] = []
     for table in ("QoS", "Queue"):
-        data, end = decoder.raw_decode(text)
+        data, end = jsonlite.scan(text)
         text = text[end:].strip()
         rows += [(table, row_uuid[1]) for row_uuid, ids in data["data"] if dict(ids[1]).get(QOS_OWNER) in names]
     return rows
@@ -447,7 +446,7 @@ def _switch_gone(stderr: str) -> bool:
 
 def port_table(host: Host, cfg: Config) -> dict[str, dict[str, str]]:
     """Every port's columns that we set: name -> {switch, tag, trunks, vlan_mode, id:<external id>}."""
-    import json
+    from snf_network import jsonlite
 
     result = host.run([*vsctl(cfg), "--format=json", "--",
                        "--columns=_uuid,name,tag,trunks,vlan_mode,qos,external_ids", "list", "Port",
@@ -457,11 +456,10 @@ def port_table(host: Host, cfg: Config) -> dict[str, dict[str, str]]:
                        "--", "--columns=_uuid,type,other_config", "list", "QoS"], check=False)
     if result.returncode != 0:
         raise SnfNetworkError(f"ovs-vsctl failed: {result.stderr.strip() or result.returncode}")
-    decoder = json.JSONDecoder()
     text = result.stdout.strip()
     tables = []
     for _ in range(4):
-        data, end = decoder.raw_decode(text)
+        data, end = jsonlite.scan(text)
         tables.append(data["data"])
         text = text[end:].strip()
     port_data, bridge_data, interface_data, qos_data = tables

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from snf_network import jsonlite
 from snf_network.host.tc import FILTER_PREF
 from snf_network.plan import IfbLink, IngressRedirect, Shaper
 from snf_network.qos import show_rate
@@ -41,7 +40,7 @@ class TcState:
         self.read = True
         result = self.host.run(["tc", "-j", "qdisc", "show"], check=False)
         try:
-            qdiscs: list[dict[str, Any]] = json.loads(result.stdout) if result.returncode == 0 else []
+            qdiscs: list[dict[str, Any]] = jsonlite.loads(result.stdout) if result.returncode == 0 else []
         except ValueError:
             qdiscs = []
         self.roots = {q.get("dev", ""): (q.get("kind", ""), q.get("handle", "")) for q in qdiscs if q.get("root")}
@@ -55,7 +54,7 @@ class TcState:
     def redirects_to(self, dev: str) -> list[str]:
         result = self.host.run(["tc", "-j", "filter", "show", "dev", dev, "ingress"], check=False)
         try:
-            filters: list[dict[str, Any]] = json.loads(result.stdout) if result.returncode == 0 else []
+            filters: list[dict[str, Any]] = jsonlite.loads(result.stdout) if result.returncode == 0 else []
         except ValueError:
             return []
         return [action.get("to_dev", "") for entry in filters if entry.get("pref") == FILTER_PREF

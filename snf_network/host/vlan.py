@@ -51,13 +51,13 @@ def add_lines(item: Item) -> list[str]:
 
 def vlans_of(host: Host, dev: str) -> dict[int, set[str]]:
     """The VLANs of bridge port ``dev``: vid -> flags (PVID, Egress Untagged); empty when it has none."""
-    import json
+    from snf_network import jsonlite
 
     result = host.run(["bridge", "-j", "vlan", "show", "dev", dev], check=False)
     if result.returncode != 0 or not result.stdout.strip():
         return {}
     found: dict[int, set[str]] = {}
-    for entry in json.loads(result.stdout):
+    for entry in jsonlite.loads(result.stdout):
         if entry.get("ifname") != dev:
             continue
         for vlan in entry.get("vlans", []):
